@@ -1,0 +1,175 @@
+"""The `spyglass` command: serve the collector, migrate the database, list recent traces.
+
+Every expected failure (a port in use, an unwritable data directory, a bad database URL) ends
+in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from pydantic import ValidationError
+
+from app import __version__
+from app.database import DatabaseError, open_database
+from app.settings import Settings
+
+
+def _settings(**flags: Any) -> Settings:
+    """Settings from the environment, with the flags that were given taking precedence."""
+    try:
+        return Settings(**{name: value for name, value in flags.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise click.ClickException(f"bad setting: {problems}") from None
+
+
+def _open(settings: Settings) -> Any:
+    try:
+        return open_database(settings.resolved_database_url)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the port ourselves, so that a port in use is one clear line, not a traceback."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except OSError as exc:
+        hint = " (is another collector running? pick another with --port)" if exc.errno == 98 else ""
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+database_options = [
+    click.option("--database-url", help="SQLAlchemy URL [env: SPYGLASS_DATABASE_URL]"),
+    click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="directory of the default SQLite file [env: SPYGLASS_DATA_DIR]",
+    ),
+]
+
+
+def with_database_options(command: Any) -> Any:
+    for option in reversed(database_options):
+        command = option(command)
+    return command
+
+
+@click.group()
+@click.version_option(__version__, prog_name="spyglass")
+def main() -> None:
+    """Spyglass: a local OpenTelemetry collector and viewer for LLM calls."""
+
+
+@main.command()
+@click.option("--host", help="bind address [env: SPYGLASS_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, help="the one port [env: SPYGLASS_PORT; default 4318]")
+@with_database_options
+@click.option("--access-log/--no-access-log", default=None, help="log every HTTP request")
+def serve(**flags: Any) -> None:
+    """Run the collector: OTLP/HTTP receiver, REST API and pages on one port."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(**flags)
+    engine = _open(settings)
+    sock = _listen(settings.host, settings.port)
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        log_level="info",
+        # Bodies can be large and exporters keep connections open between batches.
+        timeout_keep_alive=30,
+    )
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    click.echo(
+        f"Spyglass {__version__} listening on http://{shown_host}:{settings.port}"
+        f" (database {engine.url.render_as_string(hide_password=True)})",
+        err=True,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@with_database_options
+def upgrade(**flags: Any) -> None:
+    """Apply every pending migration."""
+    settings = _settings(**flags)
+    engine = _open(settings)
+    engine.dispose()
+    click.echo(f"database is up to date: {engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@with_database_options
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the traces as JSON")
+def traces(limit: int, as_json: bool, **flags: Any) -> None:
+    """List the most recent traces."""
+    from app import queries
+
+    settings = _settings(**flags)
+    engine = _open(settings)
+    try:
+        with engine.connect() as connection:
+            page, _ = queries.list_traces(connection, queries.TraceFilter(), limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        sys.stdout.write(orjson.dumps(page, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not page:
+        click.echo("no traces yet")
+        return
+    rows = [
+        (
+            t["start_time"][:19].replace("T", " "),
+            t["name"],
+            t["service_name"] or "",
+            str(t["span_count"]),
+            str(t["llm_call_count"]),
+            f"{t['input_tokens']}/{t['output_tokens']}",
+            f"{t['duration_ms']:.1f}ms",
+            str(t["error_count"]),
+            t["trace_id"],
+        )
+        for t in page
+    ]
+    header = ("TIME (UTC)", "NAME", "SERVICE", "SPANS", "LLM", "TOKENS IN/OUT", "DURATION", "ERRORS", "TRACE ID")
+    widths = [min(max(len(row[i]) for row in [header, *rows]), 40) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell[:40].ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    main()

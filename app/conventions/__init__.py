@@ -1,0 +1,42 @@
+"""Reading LLM calls out of span attributes, whatever convention the instrumentation used.
+
+Each convention is one module exposing a `Convention`: whether a span is one of its LLM calls,
+the summary stored with the span at ingest (`summarize`), and the normalised conversation
+served by the `/conversation` endpoint (`conversation`). The first convention that claims a
+span reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from app.conventions import otel_genai
+from app.conventions.common import LlmSummary
+
+
+class Convention(Protocol):
+    name: str
+
+    def claims(self, attributes: dict[str, Any]) -> bool: ...
+
+    def summarize(self, attributes: dict[str, Any]) -> LlmSummary: ...
+
+    def conversation(self, attributes: dict[str, Any]) -> dict[str, Any]: ...
+
+
+CONVENTIONS: tuple[Convention, ...] = (otel_genai.CONVENTION,)
+BY_NAME: dict[str, Convention] = {convention.name: convention for convention in CONVENTIONS}
+
+
+def convention_for(attributes: dict[str, Any]) -> Convention | None:
+    return next((c for c in CONVENTIONS if c.claims(attributes)), None)
+
+
+def summary_columns(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The `llm_*` columns of a span: all None when it is not an LLM call."""
+    convention = convention_for(attributes)
+    summary = convention.summarize(attributes) if convention else None
+    return LlmSummary.columns(convention.name if convention else None, summary)
+
+
+__all__ = ["CONVENTIONS", "Convention", "LlmSummary", "convention_for", "summary_columns"]

@@ -1,0 +1,24 @@
+"""From request bytes to a batch ready to store: decompress, decode, and read LLM summaries.
+
+This is the CPU-bound part of an export. The receiver runs it in a worker thread so that the
+event loop keeps serving other requests meanwhile.
+"""
+
+from __future__ import annotations
+
+from app import otlp
+from app.conventions import summary_columns
+
+
+def decode(signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int) -> otlp.Batch:
+    """Decode one export of `signal` ("traces", "logs" or "metrics")."""
+    raw = otlp.decompress(body, encoding, limit)
+    if signal == "traces":
+        batch = otlp.decode_traces(raw, fmt)
+        for record in batch.records:
+            record.update(summary_columns(record["attributes"]))
+        return batch
+    if signal == "logs":
+        return otlp.decode_logs(raw, fmt)
+    otlp.decode_metrics(raw, fmt)
+    return otlp.Batch()

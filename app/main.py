@@ -1,0 +1,68 @@
+"""The application factory: `create_app(settings)` builds the collector, nothing at import.
+
+uvicorn can run it directly with `uvicorn --factory app.main:create_app`; `spyglass serve`
+does the same after checking the port and the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from starlette.requests import Request
+
+from app import __version__
+from app.auth import TokenAuth
+from app.database import open_database
+from app.routes import api, pages, receiver
+from app.settings import Settings
+from app.writer import Writer
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The collector. Without an engine it opens (and migrates) the configured database."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or open_database(settings.resolved_database_url)
+        app.state.writer = Writer(app.state.engine, settings.max_pending_spans)
+        app.state.writer.start()
+        try:
+            yield
+        finally:
+            app.state.writer.close()
+            if owned:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Spyglass",
+        version=__version__,
+        summary="Local OpenTelemetry collector and viewer for LLM calls",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(receiver.router)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness; needs no token")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable line per problem, e.g. "query.limit: Input should be less than or equal to 1000".
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+
+    if settings.token is not None and settings.token.get_secret_value():
+        app.add_middleware(TokenAuth, token=settings.token.get_secret_value())
+    return app

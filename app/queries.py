@@ -1,0 +1,372 @@
+"""Reads: the trace list, one trace, the span list, one span, and a span's LLM details.
+
+Functions take a connection and return plain dicts in the REST API's shapes, which the pages
+use too. Lists page by keyset (newest first, ties broken by id), never by OFFSET or COUNT(*),
+so a page costs the same however many rows are stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from app.schema import resources, scopes, span_logs, spans, traces
+
+SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+STATUS_CODES = ("unset", "ok", "error")
+
+
+class BadQuery(ValueError):
+    """A parameter that cannot be used, with a message for the user (the API answers 422)."""
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def format_time(ns: int) -> str:
+    """RFC 3339 in UTC with microseconds, as the contract fixes."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _duration_ms(start_ns: int, end_ns: int) -> float:
+    return (end_ns - start_ns) / 1_000_000
+
+
+def parse_trace_id(text: str) -> bytes:
+    return _parse_id(text, 16, "trace id")
+
+
+def parse_span_id(text: str) -> bytes:
+    return _parse_id(text, 8, "span id")
+
+
+def _parse_id(text: str, size: int, what: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise BadQuery(f"{what} must be {size * 2} hex characters, got {text[:80]!r}") from None
+    if len(value) != size:
+        raise BadQuery(f"{what} must be {size * 2} hex characters, got {len(text)}")
+    return value
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def _encode_cursor(*position: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = (
+            isinstance(position, list)
+            and len(position) == arity
+            and position[0] == kind
+            and isinstance(position[1], int)
+            and all(isinstance(part, str) for part in position[2:])
+        )
+        if valid:
+            return [position[1], *(bytes.fromhex(part) for part in position[2:])]
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        pass
+    raise BadQuery("cursor is not valid: pass back the next_cursor of a previous reply unchanged")
+
+
+# --- traces ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TraceFilter:
+    since_ns: int | None = None
+    until_ns: int | None = None
+    service: str | None = None
+    model: str | None = None
+    q: str | None = None
+    status: str | None = None  # "error": traces with an error; "ok": traces without
+
+
+def trace_summary(row: Any) -> dict[str, Any]:
+    return {
+        "trace_id": row.trace_id.hex(),
+        "root_span_id": row.root_span_id.hex() if row.root_span_id else None,
+        "name": row.name,
+        "service_name": row.service_name,
+        "start_time": format_time(row.start_ns),
+        "end_time": format_time(row.end_ns),
+        "duration_ms": _duration_ms(row.start_ns, row.end_ns),
+        "span_count": row.span_count,
+        "llm_call_count": row.llm_call_count,
+        "models": list(row.models or []),
+        "error_count": row.error_count,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cache_read_input_tokens": row.cache_read_input_tokens,
+        "cache_creation_input_tokens": row.cache_creation_input_tokens,
+    }
+
+
+def _span_in_trace(*conditions: Any) -> Any:
+    return sa.exists().where(spans.c.trace_id == traces.c.trace_id, *conditions)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_traces(
+    connection: sa.Connection, filters: TraceFilter, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    t = traces.c
+    query = sa.select(traces)
+    if filters.since_ns is not None:
+        query = query.where(t.start_ns >= filters.since_ns)
+    if filters.until_ns is not None:
+        query = query.where(t.start_ns < filters.until_ns)
+    if filters.status == "error":
+        query = query.where(t.error_count > 0)
+    elif filters.status == "ok":
+        query = query.where(t.error_count == 0)
+    if filters.service:
+        query = query.where(
+            sa.or_(t.service_name == filters.service, _span_in_trace(spans.c.service_name == filters.service))
+        )
+    if filters.model:
+        query = query.where(
+            _span_in_trace(
+                sa.or_(
+                    spans.c.llm_request_model == filters.model,
+                    spans.c.llm_response_model == filters.model,
+                )
+            )
+        )
+    if filters.q:
+        # A plain substring match over span names and attribute text; full-text search
+        # with an index replaces it when the viewer lands.
+        pattern = _like(filters.q)
+        query = query.where(
+            _span_in_trace(
+                sa.or_(
+                    spans.c.name.ilike(pattern, escape="\\"),
+                    sa.cast(spans.c.attributes, sa.Text).ilike(pattern, escape="\\"),
+                )
+            )
+        )
+    if cursor:
+        start_ns, trace_id = _decode_cursor(cursor, "t", 3)
+        query = query.where(sa.tuple_(t.start_ns, t.trace_id) < sa.tuple_(start_ns, trace_id))
+    query = query.order_by(t.start_ns.desc(), t.trace_id.desc()).limit(limit + 1)
+    rows = connection.execute(query).all()
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor("t", page[-1].start_ns, page[-1].trace_id.hex()) if more else None
+    return [trace_summary(row) for row in page], next_cursor
+
+
+def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(traces).where(traces.c.trace_id == trace_id)).first()
+    if row is None:
+        return None
+    span_rows = connection.execute(
+        _span_select().where(spans.c.trace_id == trace_id).order_by(spans.c.start_ns, spans.c.span_id)
+    ).all()
+    return {"trace": trace_summary(row), "spans": [span_view(r) for r in span_rows]}
+
+
+# --- spans -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SpanFilter:
+    trace_id: bytes | None = None
+    name: str | None = None
+    service: str | None = None
+    model: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    status: str | None = None
+    min_duration_ns: int | None = None
+    attributes: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+def _span_select() -> sa.Select:
+    return sa.select(
+        spans,
+        resources.c.attributes.label("resource_attributes"),
+        scopes.c.version.label("scope_version"),
+        scopes.c.attributes.label("scope_attributes"),
+    ).select_from(
+        spans.join(resources, resources.c.resource_hash == spans.c.resource_hash).join(
+            scopes, scopes.c.scope_hash == spans.c.scope_hash
+        )
+    )
+
+
+def span_view(row: Any) -> dict[str, Any]:
+    return {
+        "trace_id": row.trace_id.hex(),
+        "span_id": row.span_id.hex(),
+        "parent_span_id": row.parent_span_id.hex() if row.parent_span_id else None,
+        "name": row.name,
+        "kind": SPAN_KINDS[row.kind],
+        "start_time": format_time(row.start_ns),
+        "end_time": format_time(row.end_ns),
+        "start_time_unix_nano": row.start_ns,
+        "end_time_unix_nano": row.end_ns,
+        "duration_ms": _duration_ms(row.start_ns, row.end_ns),
+        "status_code": STATUS_CODES[row.status_code],
+        "status_message": row.status_message,
+        "service_name": row.service_name,
+        "scope_name": row.scope_name,
+        "scope_version": row.scope_version,
+        "scope_attributes": row.scope_attributes,
+        "trace_state": row.trace_state,
+        "flags": row.flags,
+        "attributes": row.attributes,
+        "resource_attributes": row.resource_attributes,
+        "events": [
+            {
+                "name": event["name"],
+                "time": format_time(event["time_ns"]),
+                "attributes": event["attributes"],
+                "dropped_attributes_count": event["dropped_attributes_count"],
+            }
+            for event in row.events
+        ],
+        "links": row.links,
+        "dropped_attributes_count": row.dropped_attributes_count,
+        "dropped_events_count": row.dropped_events_count,
+        "dropped_links_count": row.dropped_links_count,
+        "llm": llm_view(row),
+    }
+
+
+def llm_view(row: Any) -> dict[str, Any] | None:
+    if row.llm_convention is None:
+        return None
+    return {
+        "convention": row.llm_convention,
+        "provider": row.llm_provider,
+        "request_model": row.llm_request_model,
+        "response_model": row.llm_response_model,
+        "input_tokens": row.llm_input_tokens,
+        "output_tokens": row.llm_output_tokens,
+        "cache_read_input_tokens": row.llm_cache_read_tokens,
+        "cache_creation_input_tokens": row.llm_cache_creation_tokens,
+        "finish_reasons": list(row.llm_finish_reasons or []),
+        "streaming": bool(row.llm_streaming),
+        "time_to_first_token_ms": row.llm_ttft_ms,
+    }
+
+
+def _attribute_equals(dialect: str, key: str, raw: str) -> Any:
+    """`attributes[key]` equals `raw`: as text for strings, as a number, or as true/false."""
+    if dialect == "postgresql":
+        return spans.c.attributes[key].astext == raw
+    entry = sa.func.json_each(spans.c.attributes).table_valued("key", "value", "type").alias("a")
+    matches = [sa.and_(entry.c.type == "text", entry.c.value == raw)]
+    if raw in ("true", "false"):
+        matches.append(entry.c.type == raw)
+    number = _number(raw)
+    if number is not None:
+        matches.append(sa.and_(entry.c.type.in_(("integer", "real")), entry.c.value == number))
+    return sa.exists().select_from(entry).where(entry.c.key == key, sa.or_(*matches))
+
+
+def _number(text: str) -> int | float | None:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None
+
+
+def list_spans(
+    connection: sa.Connection, filters: SpanFilter, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    s = spans.c
+    query = _span_select()
+    if filters.trace_id is not None:
+        query = query.where(s.trace_id == filters.trace_id)
+    if filters.name is not None:
+        query = query.where(s.name == filters.name)
+    if filters.service is not None:
+        query = query.where(s.service_name == filters.service)
+    if filters.model is not None:
+        query = query.where(
+            sa.or_(s.llm_request_model == filters.model, s.llm_response_model == filters.model)
+        )
+    if filters.since_ns is not None:
+        query = query.where(s.start_ns >= filters.since_ns)
+    if filters.until_ns is not None:
+        query = query.where(s.start_ns < filters.until_ns)
+    if filters.status is not None:
+        query = query.where(s.status_code == STATUS_CODES.index(filters.status))
+    if filters.min_duration_ns is not None:
+        query = query.where(s.duration_ns >= filters.min_duration_ns)
+    for key, raw in filters.attributes:
+        query = query.where(_attribute_equals(connection.dialect.name, key, raw))
+    if cursor:
+        start_ns, trace_id, span_id = _decode_cursor(cursor, "s", 4)
+        query = query.where(
+            sa.tuple_(s.start_ns, s.trace_id, s.span_id) < sa.tuple_(start_ns, trace_id, span_id)
+        )
+    query = query.order_by(s.start_ns.desc(), s.trace_id.desc(), s.span_id.desc()).limit(limit + 1)
+    rows = connection.execute(query).all()
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = _encode_cursor("s", last.start_ns, last.trace_id.hex(), last.span_id.hex())
+    return [span_view(row) for row in page], next_cursor
+
+
+def get_span(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
+    row = connection.execute(
+        _span_select().where(spans.c.trace_id == trace_id, spans.c.span_id == span_id)
+    ).first()
+    if row is None:
+        return None
+    view = span_view(row)
+    view["logs"] = span_log_views(connection, trace_id, span_id)
+    return view
+
+
+def span_log_views(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> list[dict]:
+    l = span_logs.c  # noqa: E741
+    rows = connection.execute(
+        sa.select(span_logs)
+        .where(l.trace_id == trace_id, l.span_id == span_id)
+        .order_by(l.time_ns, l.observed_time_ns, l.log_id)
+    ).all()
+    return [
+        {
+            "time": format_time(row.time_ns or row.observed_time_ns),
+            "severity_number": row.severity_number,
+            "severity_text": row.severity_text,
+            "event_name": row.event_name,
+            "body": row.body,
+            "attributes": row.attributes,
+        }
+        for row in rows
+    ]
+
+
+def span_attributes(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Any:
+    """The attributes and LLM convention of one span, for the conversation endpoint."""
+    return connection.execute(
+        sa.select(spans.c.attributes, spans.c.llm_convention).where(
+            spans.c.trace_id == trace_id, spans.c.span_id == span_id
+        )
+    ).first()

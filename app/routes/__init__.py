@@ -1,0 +1,1 @@
+"""HTTP routes: the OTLP receiver, the REST API and the web pages."""

@@ -1,0 +1,130 @@
+"""The tables, as SQLAlchemy Core metadata, for the store and the queries.
+
+The migrations in `migrations/` create these tables and never import this module; a test
+checks that the two agree.
+
+- `spans` holds one row per (trace_id, span_id) with every OTLP field. Attributes, events and
+  links are JSON. The `llm_*` columns are what the conventions layer read from the attributes
+  at ingest, so that lists and summaries never parse JSON.
+- `resources` and `scopes` hold each distinct resource and instrumentation scope once, keyed
+  by a hash of their content; a span refers to them.
+- `traces` is a summary per trace, recomputed from its spans on every write.
+- `span_logs` keeps the OTLP log records that carry a trace and span id.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# JSONB on PostgreSQL gives indexable, comparable JSON; SQLite stores JSON as text.
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+TRACE_ID = sa.LargeBinary(16)
+SPAN_ID = sa.LargeBinary(8)
+CONTENT_HASH = sa.LargeBinary(16)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("resource_hash", CONTENT_HASH, primary_key=True),
+    sa.Column("attributes", JSON, nullable=False),
+    sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
+    sa.Column("schema_url", sa.Text, nullable=False),
+)
+
+scopes = sa.Table(
+    "scopes",
+    metadata,
+    sa.Column("scope_hash", CONTENT_HASH, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("attributes", JSON, nullable=False),
+    sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
+    sa.Column("schema_url", sa.Text, nullable=False),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("trace_id", TRACE_ID, primary_key=True),
+    sa.Column("span_id", SPAN_ID, primary_key=True),
+    sa.Column("parent_span_id", SPAN_ID, nullable=True),
+    sa.Column("trace_state", sa.Text, nullable=False),
+    sa.Column("flags", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.SmallInteger, nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("duration_ns", sa.BigInteger, nullable=False),
+    sa.Column("status_code", sa.SmallInteger, nullable=False),
+    sa.Column("status_message", sa.Text, nullable=False),
+    sa.Column("service_name", sa.Text, nullable=True),
+    sa.Column("scope_name", sa.Text, nullable=False),
+    sa.Column("resource_hash", CONTENT_HASH, nullable=False),
+    sa.Column("scope_hash", CONTENT_HASH, nullable=False),
+    sa.Column("attributes", JSON, nullable=False),
+    sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
+    sa.Column("events", JSON, nullable=False),
+    sa.Column("dropped_events_count", sa.BigInteger, nullable=False),
+    sa.Column("links", JSON, nullable=False),
+    sa.Column("dropped_links_count", sa.BigInteger, nullable=False),
+    # Read from the attributes at ingest by app.conventions; NULL when not an LLM call.
+    sa.Column("llm_convention", sa.Text, nullable=True),
+    sa.Column("llm_provider", sa.Text, nullable=True),
+    sa.Column("llm_request_model", sa.Text, nullable=True),
+    sa.Column("llm_response_model", sa.Text, nullable=True),
+    sa.Column("llm_input_tokens", sa.BigInteger, nullable=True),
+    sa.Column("llm_output_tokens", sa.BigInteger, nullable=True),
+    sa.Column("llm_cache_read_tokens", sa.BigInteger, nullable=True),
+    sa.Column("llm_cache_creation_tokens", sa.BigInteger, nullable=True),
+    sa.Column("llm_finish_reasons", JSON, nullable=True),
+    sa.Column("llm_streaming", sa.Boolean, nullable=True),
+    sa.Column("llm_ttft_ms", sa.Float, nullable=True),
+)
+# Newest-first listing walks these backwards; the id columns make the keyset order total.
+sa.Index("ix_spans_start", spans.c.start_ns, spans.c.trace_id, spans.c.span_id)
+sa.Index("ix_spans_service_start", spans.c.service_name, spans.c.start_ns)
+sa.Index("ix_spans_name_start", spans.c.name, spans.c.start_ns)
+
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("trace_id", TRACE_ID, primary_key=True),
+    sa.Column("root_span_id", SPAN_ID, nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("service_name", sa.Text, nullable=True),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("span_count", sa.Integer, nullable=False),
+    sa.Column("error_count", sa.Integer, nullable=False),
+    sa.Column("llm_call_count", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cache_read_input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cache_creation_input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("models", JSON, nullable=False),
+)
+sa.Index("ix_traces_start", traces.c.start_ns, traces.c.trace_id)
+sa.Index("ix_traces_service_start", traces.c.service_name, traces.c.start_ns)
+
+span_logs = sa.Table(
+    "span_logs",
+    metadata,
+    sa.Column("log_id", CONTENT_HASH, primary_key=True),
+    sa.Column("trace_id", TRACE_ID, nullable=False),
+    sa.Column("span_id", SPAN_ID, nullable=False),
+    sa.Column("time_ns", sa.BigInteger, nullable=False),
+    sa.Column("observed_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("severity_number", sa.SmallInteger, nullable=False),
+    sa.Column("severity_text", sa.Text, nullable=False),
+    sa.Column("event_name", sa.Text, nullable=False),
+    sa.Column("body", JSON, nullable=True),
+    sa.Column("attributes", JSON, nullable=False),
+    sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
+    sa.Column("flags", sa.BigInteger, nullable=False),
+    sa.Column("resource_hash", CONTENT_HASH, nullable=False),
+    sa.Column("scope_hash", CONTENT_HASH, nullable=False),
+)
+sa.Index("ix_span_logs_span", span_logs.c.trace_id, span_logs.c.span_id, span_logs.c.time_ns)

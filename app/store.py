@@ -1,0 +1,148 @@
+"""Writes: spans, their resources and scopes, span logs, and the trace summaries.
+
+Every write is an upsert keyed by identity, so a retried export changes nothing and a later
+export of a span (some SDKs send a span when it starts and again when it ends) replaces the
+earlier one. Trace summaries are recomputed from the stored spans of each trace the write
+touched, never incremented, so they stay right whatever order spans arrive in.
+
+Records arrive as plain dicts from `app.otlp` and go to the database in batched
+`executemany` statements: no ORM objects on this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.otlp import Batch
+from app.schema import resources, scopes, span_logs, spans, traces
+
+# Bound parameters per IN (...) list: well inside every backend's limit.
+CHUNK = 500
+STATUS_ERROR = 2
+
+
+def _insert(connection: sa.Connection, table: sa.Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _upsert(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, replacing any stored row with the same primary key."""
+    if not rows:
+        return
+    statement = _insert(connection, table)
+    keys = {column.name for column in table.primary_key.columns}
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
+    )
+    connection.execute(statement, list(rows))
+
+
+def _insert_new(connection: sa.Connection, table: sa.Table, rows: Iterable[dict]) -> None:
+    """Insert rows whose primary key is a content hash: a stored one is already identical."""
+    rows = list(rows)
+    if rows:
+        connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
+
+
+def _by_key(batches: Iterable[Batch], *key: str) -> list[dict[str, Any]]:
+    """The records of several batches, the last export of each identity winning."""
+    unique: dict[tuple, dict[str, Any]] = {}
+    for batch in batches:
+        for record in batch.records:
+            unique[tuple(record[k] for k in key)] = record
+    return list(unique.values())
+
+
+def write(
+    connection: sa.Connection, span_batches: Sequence[Batch], log_batches: Sequence[Batch] = ()
+) -> None:
+    """Store several decoded requests in the caller's transaction."""
+    all_batches = [*span_batches, *log_batches]
+    _insert_new(
+        connection, resources, {k: v for b in all_batches for k, v in b.resources.items()}.values()
+    )
+    _insert_new(connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values())
+    span_rows = _by_key(span_batches, "trace_id", "span_id")
+    _upsert(connection, spans, span_rows)
+    _insert_new(connection, span_logs, _by_key(log_batches, "log_id"))
+    recompute_traces(connection, {row["trace_id"] for row in span_rows})
+
+
+def recompute_traces(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
+    """Rebuild the summary row of each trace from its stored spans."""
+    ordered = sorted(trace_ids)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        rows = _summaries(connection, chunk)
+        _upsert(connection, traces, rows)
+
+
+def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[str, Any]]:
+    s = spans.c
+    is_llm = s.llm_convention.is_not(None)
+    totals = connection.execute(
+        sa.select(
+            s.trace_id,
+            sa.func.count().label("span_count"),
+            sa.func.min(s.start_ns).label("start_ns"),
+            sa.func.max(s.end_ns).label("end_ns"),
+            sa.func.sum(sa.case((s.status_code == STATUS_ERROR, 1), else_=0)).label("error_count"),
+            sa.func.sum(sa.case((is_llm, 1), else_=0)).label("llm_call_count"),
+            sa.func.coalesce(sa.func.sum(s.llm_input_tokens), 0).label("input_tokens"),
+            sa.func.coalesce(sa.func.sum(s.llm_output_tokens), 0).label("output_tokens"),
+            sa.func.coalesce(sa.func.sum(s.llm_cache_read_tokens), 0).label(
+                "cache_read_input_tokens"
+            ),
+            sa.func.coalesce(sa.func.sum(s.llm_cache_creation_tokens), 0).label(
+                "cache_creation_input_tokens"
+            ),
+        )
+        .where(s.trace_id.in_(trace_ids))
+        .group_by(s.trace_id)
+    ).mappings()
+    summaries = {row["trace_id"]: {**row, "models": []} for row in totals}
+
+    model = sa.func.coalesce(s.llm_response_model, s.llm_request_model)
+    for trace_id, name in connection.execute(
+        sa.select(s.trace_id, model)
+        .distinct()
+        .where(s.trace_id.in_(trace_ids), is_llm, model.is_not(None))
+    ):
+        summaries[trace_id]["models"].append(name)
+
+    # The root names the trace. Children often arrive before their root (they end first),
+    # so until it comes the earliest span stands in.
+    roots = _earliest(
+        connection.execute(
+            sa.select(s.trace_id, s.span_id, s.name, s.service_name, s.start_ns).where(
+                s.trace_id.in_(trace_ids), s.parent_span_id.is_(None)
+            )
+        )
+    )
+    for trace_id, summary in summaries.items():
+        root = roots.get(trace_id)
+        if root is None:
+            stand_in = connection.execute(
+                sa.select(s.span_id, s.name, s.service_name)
+                .where(s.trace_id == trace_id)
+                .order_by(s.start_ns, s.span_id)
+                .limit(1)
+            ).one()
+            root = (None, stand_in.name, stand_in.service_name)
+        summary["root_span_id"], summary["name"], summary["service_name"] = root
+        summary["models"].sort()
+    return list(summaries.values())
+
+
+def _earliest(rows: Iterable[sa.Row]) -> dict[bytes, tuple[bytes, str, str | None]]:
+    best: dict[bytes, tuple[int, tuple[bytes, str, str | None]]] = {}
+    for trace_id, span_id, name, service, start_ns in rows:
+        if trace_id not in best or start_ns < best[trace_id][0]:
+            best[trace_id] = (start_ns, (span_id, name, service))
+    return {trace_id: value for trace_id, (_, value) in best.items()}

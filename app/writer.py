@@ -1,0 +1,130 @@
+"""The single writer: one thread commits what concurrent requests decoded, in groups.
+
+A request hands its decoded batch to `Writer.submit` and waits on the returned future, which
+resolves only after the batch is committed; that is what makes a 200 mean "stored". The
+thread takes every batch that queued up while it was committing the last group and commits
+them together, so under load many requests share one transaction and one fsync (group commit).
+
+The queue is bounded by the number of records waiting. Past the bound `submit` raises
+`Overloaded` at once, and the receiver answers 503 with Retry-After, which OTLP exporters retry,
+instead of letting memory grow.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from app import store
+from app.otlp import Batch
+
+log = logging.getLogger("spyglass.writer")
+
+# Records in one transaction: large enough to amortise the commit, small enough to keep
+# the latency of the first request in a group low.
+MAX_GROUP_RECORDS = 20_000
+
+
+class Overloaded(Exception):
+    """The write queue is full; the caller should retry later."""
+
+
+class WriteFailed(Exception):
+    """The database refused the write; the batch was not stored."""
+
+
+@dataclass
+class _Job:
+    signal: str  # "traces" or "logs"
+    batch: Batch
+    future: Future = field(default_factory=Future)
+
+    @property
+    def size(self) -> int:
+        return max(1, len(self.batch.records))
+
+
+class Writer:
+    def __init__(self, engine: Engine, max_pending_records: int) -> None:
+        self._engine = engine
+        self._max_pending = max_pending_records
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything already submitted, then stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def submit(self, signal: str, batch: Batch) -> Future:
+        job = _Job(signal, batch)
+        with self._lock:
+            # An empty queue always takes a batch, so one request larger than the bound
+            # still goes through rather than being refused forever.
+            if self._pending and self._pending + job.size > self._max_pending:
+                raise Overloaded(f"{self._pending} records are waiting to be written")
+            self._pending += job.size
+        self._queue.put(job)
+        return job.future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = self._queue.get()
+            if job is None:
+                break
+            group, records = [job], job.size
+            while records < MAX_GROUP_RECORDS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+                records += more.size
+            self._commit(group)
+
+    def _commit(self, group: list[_Job]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                store.write(
+                    connection,
+                    [job.batch for job in group if job.signal == "traces"],
+                    [job.batch for job in group if job.signal == "logs"],
+                )
+        except Exception as exc:
+            if len(group) > 1:
+                # Do not let one bad request fail the others: commit each on its own.
+                for job in group:
+                    self._commit([job])
+                return
+            log.exception("could not store a batch of %d records", group[0].size)
+            self._finish(group, WriteFailed(f"the database refused the write: {exc}"))
+            return
+        self._finish(group, None)
+
+    def _finish(self, group: list[_Job], error: Exception | None) -> None:
+        with self._lock:
+            self._pending -= sum(job.size for job in group)
+        for job in group:
+            if error is None:
+                job.future.set_result(None)
+            else:
+                job.future.set_exception(error)
