@@ -26,7 +26,9 @@ class TokenAuth:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._allowed(scope):
             await self.app(scope, receive, send)
             return
-        body = orjson.dumps({"detail": "missing or wrong token: send Authorization: Bearer <token>"})
+        body = orjson.dumps(
+            {"detail": "missing or wrong token: send Authorization: Bearer <token>"}
+        )
         await send(
             {
                 "type": "http.response.start",

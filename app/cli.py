@@ -51,8 +51,12 @@ def _listen(host: str, port: int) -> socket.socket:
     except socket.gaierror as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     except OSError as exc:
-        hint = " (is another collector running? pick another with --port)" if exc.errno == 98 else ""
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+        hint = (
+            " (is another collector running? pick another with --port)" if exc.errno == 98 else ""
+        )
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror}{hint}"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -165,10 +169,24 @@ def traces(limit: int, as_json: bool, **flags: Any) -> None:
         )
         for t in page
     ]
-    header = ("TIME (UTC)", "NAME", "SERVICE", "SPANS", "LLM", "TOKENS IN/OUT", "DURATION", "ERRORS", "TRACE ID")
+    header = (
+        "TIME (UTC)",
+        "NAME",
+        "SERVICE",
+        "SPANS",
+        "LLM",
+        "TOKENS IN/OUT",
+        "DURATION",
+        "ERRORS",
+        "TRACE ID",
+    )
     widths = [min(max(len(row[i]) for row in [header, *rows]), 40) for i in range(len(header))]
     for row in [header, *rows]:
-        click.echo("  ".join(cell[:40].ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        click.echo(
+            "  ".join(
+                cell[:40].ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # One readable line per problem, e.g. "query.limit: Input should be less than or equal to 1000".
         problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
         ]
         return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
 

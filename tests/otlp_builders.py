@@ -72,7 +72,9 @@ def span(
     )
 
 
-def request(*spans: Span, service: str = "test-service", scope: str = "tests") -> ExportTraceServiceRequest:
+def request(
+    *spans: Span, service: str = "test-service", scope: str = "tests"
+) -> ExportTraceServiceRequest:
     message = ExportTraceServiceRequest()
     resource_spans = message.resource_spans.add()
     resource_spans.resource.attributes.extend(key_values({"service.name": service}))

@@ -93,7 +93,9 @@ def _parts(value: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(value, str):
         return [{"type": "text", "content": value}]
-    return [part if isinstance(part, dict) else {"type": "raw", "raw": part} for part in _list(value)]
+    return [
+        part if isinstance(part, dict) else {"type": "raw", "raw": part} for part in _list(value)
+    ]
 
 
 def _messages(value: Any) -> list[dict[str, Any]]:
