@@ -10,7 +10,9 @@ from app import otlp
 from app.conventions import summary_columns
 
 
-def decode(signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int) -> otlp.Batch:
+def decode(
+    signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int
+) -> otlp.Batch:
     """Decode one export of `signal` ("traces", "logs" or "metrics")."""
     raw = otlp.decompress(body, encoding, limit)
     if signal == "traces":

@@ -45,9 +45,13 @@ CONTENT_TYPES: dict[str, Format] = {
     "application/protobuf": "protobuf",
     "application/json": "json",
 }
-MEDIA_TYPE_OF: dict[Format, str] = {"protobuf": "application/x-protobuf", "json": "application/json"}
+MEDIA_TYPE_OF: dict[Format, str] = {
+    "protobuf": "application/x-protobuf",
+    "json": "application/json",
+}
 
 MAX_INT64 = 2**63 - 1
+GZIP_MAGIC = b"\x1f\x8b"
 SPAN_KINDS = range(0, 6)  # UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER
 STATUS_CODES = range(0, 3)  # UNSET, OK, ERROR
 # A message about rejected spans names this many distinct problems, then says how many more.
@@ -121,8 +125,9 @@ def _inflate(body: bytes, limit: int, *, wbits: int, name: str, members: bool) -
         if not inflater.eof:
             raise OtlpError(400, f"{name} body is truncated")
         data = inflater.unused_data
-        # gzip allows several members one after another; anything else after the end is junk.
-        if not data or not members:
+        # gzip allows several members one after another; anything else after the end is junk,
+        # and is reported as such rather than as a bad header of a member that is not there.
+        if not data or not members or not data.startswith(GZIP_MAGIC):
             break
     if data:
         raise OtlpError(400, f"{name} body has {len(data)} bytes of trailing data")
@@ -152,9 +157,15 @@ def _parse(body: bytes, fmt: Format, message: Message, fix_ids: Callable[[Any], 
         # Unknown fields must be ignored so that newer senders still work (OTLP/HTTP spec).
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
-        raise OtlpError(400, f"body is not a valid OTLP/JSON {_name(message)}: {exc}") from None
+        # protobuf repeats "Failed to parse … field" once per level: keep the message readable.
+        reason = _shorten(str(exc))
+        raise OtlpError(400, f"body is not a valid OTLP/JSON {_name(message)}: {reason}") from None
     except RecursionError:
         raise OtlpError(400, "OTLP/JSON body is nested too deeply") from None
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[: limit // 2]} … {text[-limit // 2 :]}"
 
 
 def _name(message: Message) -> str:
@@ -291,7 +302,9 @@ class Batch:
         return f"{self.rejected} {noun}(s) rejected: {text}{more}"
 
     def add_resource(self, resource: Resource, schema_url: str) -> bytes:
-        key = content_hash(b"r", resource.SerializeToString(deterministic=True), schema_url.encode())
+        key = content_hash(
+            b"r", resource.SerializeToString(deterministic=True), schema_url.encode()
+        )
         if key not in self.resources:
             self.resources[key] = {
                 "resource_hash": key,
@@ -316,7 +329,9 @@ class Batch:
 
 
 def _check_id(value: bytes, size: int, what: str, *, optional: bool = False) -> str | None:
-    if optional and not value:
+    # An optional id may be left out, or written as the invalid all-zero id, which some SDKs
+    # (older opentelemetry-rust) send for a root span's parent: both mean "none".
+    if optional and value in (b"", bytes(size)):
         return None
     if len(value) != size:
         return f"{what} must be {size} bytes, got {len(value)}"
@@ -392,7 +407,7 @@ def _span_record(span: Any) -> dict[str, Any]:
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id or None,
+        "parent_span_id": span.parent_span_id if any(span.parent_span_id) else None,
         "trace_state": span.trace_state,
         "flags": span.flags,
         "name": span.name,
@@ -445,7 +460,10 @@ def decode_logs(body: bytes, fmt: Format) -> Batch:
             for scope_logs in resource_logs.scope_logs:
                 scope_key = batch.add_scope(scope_logs.scope, scope_logs.schema_url)
                 for log in scope_logs.log_records:
-                    if not log.trace_id and not log.span_id:
+                    # Both ids are optional in the log data model. A record with neither, with
+                    # only a trace id, or with the all-zero ids some SDKs send for "no span"
+                    # is valid but has no span to be shown beside.
+                    if not any(log.trace_id) or not any(log.span_id):
                         continue
                     problem = (
                         _check_id(log.trace_id, 16, "trace_id")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from app.schema import resources, scopes, span_logs, spans, traces
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")
+# Times and integers are stored as signed 64-bit integers; the driver refuses to bind wider ones.
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 
 
 class BadQuery(ValueError):
@@ -50,13 +53,10 @@ def parse_span_id(text: str) -> bytes:
 
 
 def _parse_id(text: str, size: int, what: str) -> bytes:
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        raise BadQuery(f"{what} must be {size * 2} hex characters, got {text[:80]!r}") from None
-    if len(value) != size:
-        raise BadQuery(f"{what} must be {size * 2} hex characters, got {len(text)}")
-    return value
+    # Checked by hand because bytes.fromhex would also take spaces between the digits.
+    if len(text) != size * 2 or not all(char in string.hexdigits for char in text):
+        raise BadQuery(f"{what} must be {size * 2} hex characters, got {text[:80]!r}")
+    return bytes.fromhex(text)
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -73,7 +73,8 @@ def _decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
             isinstance(position, list)
             and len(position) == arity
             and position[0] == kind
-            and isinstance(position[1], int)
+            and type(position[1]) is int
+            and MIN_INT64 <= position[1] <= MAX_INT64
             and all(isinstance(part, str) for part in position[2:])
         )
         if valid:
@@ -125,6 +126,38 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+# The json_tree types of the attribute values that text search looks at.
+SEARCHED = ("text", "integer", "real")
+
+
+def _attribute_text_contains(dialect: str, pattern: str) -> Any:
+    """Some string or number among a span's attribute values, at any depth, matches `pattern`.
+
+    Matching the stored JSON text instead would also match keys and JSON syntax, and miss any
+    text with a quote, backslash or newline in it, which JSON escapes. Booleans are left out:
+    SQLite reads them as 1 and 0.
+    """
+    if dialect == "postgresql":
+        return sa.cast(spans.c.attributes, sa.Text).ilike(pattern, escape="\\")
+    leaf = sa.func.json_tree(spans.c.attributes).table_valued("type", "atom").alias("leaf")
+    # Messages are often a JSON document inside a string attribute: search its text too.
+    document = sa.case((sa.func.json_valid(leaf.c.atom) == 1, leaf.c.atom), else_="null")
+    part = sa.func.json_tree(document).table_valued("type", "atom").alias("part")
+    in_document = (
+        sa.exists()
+        .select_from(part)
+        .where(part.c.type.in_(SEARCHED), part.c.atom.ilike(pattern, escape="\\"))
+    )
+    return (
+        sa.exists()
+        .select_from(leaf)
+        .where(
+            leaf.c.type.in_(SEARCHED),
+            sa.or_(leaf.c.atom.ilike(pattern, escape="\\"), in_document),
+        )
+    )
+
+
 def list_traces(
     connection: sa.Connection, filters: TraceFilter, limit: int, cursor: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -140,7 +173,10 @@ def list_traces(
         query = query.where(t.error_count == 0)
     if filters.service:
         query = query.where(
-            sa.or_(t.service_name == filters.service, _span_in_trace(spans.c.service_name == filters.service))
+            sa.or_(
+                t.service_name == filters.service,
+                _span_in_trace(spans.c.service_name == filters.service),
+            )
         )
     if filters.model:
         query = query.where(
@@ -152,14 +188,14 @@ def list_traces(
             )
         )
     if filters.q:
-        # A plain substring match over span names and attribute text; full-text search
+        # A plain substring match over span names and attribute values; full-text search
         # with an index replaces it when the viewer lands.
         pattern = _like(filters.q)
         query = query.where(
             _span_in_trace(
                 sa.or_(
                     spans.c.name.ilike(pattern, escape="\\"),
-                    sa.cast(spans.c.attributes, sa.Text).ilike(pattern, escape="\\"),
+                    _attribute_text_contains(connection.dialect.name, pattern),
                 )
             )
         )
@@ -178,7 +214,9 @@ def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | No
     if row is None:
         return None
     span_rows = connection.execute(
-        _span_select().where(spans.c.trace_id == trace_id).order_by(spans.c.start_ns, spans.c.span_id)
+        _span_select()
+        .where(spans.c.trace_id == trace_id)
+        .order_by(spans.c.start_ns, spans.c.span_id)
     ).all()
     return {"trace": trace_summary(row), "spans": [span_view(r) for r in span_rows]}
 
@@ -271,25 +309,38 @@ def llm_view(row: Any) -> dict[str, Any] | None:
 
 def _attribute_equals(dialect: str, key: str, raw: str) -> Any:
     """`attributes[key]` equals `raw`: as text for strings, as a number, or as true/false."""
+    number = _number(raw)
     if dialect == "postgresql":
-        return spans.c.attributes[key].astext == raw
+        value = spans.c.attributes[key]
+        kind = sa.func.jsonb_typeof(value)
+        pg_matches = [sa.and_(kind == "string", value.as_string() == raw)]
+        if raw in ("true", "false"):
+            pg_matches.append(sa.and_(kind == "boolean", value.as_string() == raw))
+        if number is not None:
+            as_number = sa.cast(value.as_string(), sa.Float)
+            pg_matches.append(sa.and_(kind == "number", as_number == float(number)))
+        return sa.or_(*pg_matches)
     entry = sa.func.json_each(spans.c.attributes).table_valued("key", "value", "type").alias("a")
     matches = [sa.and_(entry.c.type == "text", entry.c.value == raw)]
     if raw in ("true", "false"):
         matches.append(entry.c.type == raw)
-    number = _number(raw)
     if number is not None:
         matches.append(sa.and_(entry.c.type.in_(("integer", "real")), entry.c.value == number))
     return sa.exists().select_from(entry).where(entry.c.key == key, sa.or_(*matches))
 
 
 def _number(text: str) -> int | float | None:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return None
+    try:
+        number = int(text)
+    except ValueError:
+        pass
+    else:
+        # An integer too wide to bind can still be compared, as a float.
+        return number if MIN_INT64 <= number <= MAX_INT64 else float(text)
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def list_spans(

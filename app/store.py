@@ -67,7 +67,9 @@ def write(
     _insert_new(
         connection, resources, {k: v for b in all_batches for k, v in b.resources.items()}.values()
     )
-    _insert_new(connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values())
+    _insert_new(
+        connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values()
+    )
     span_rows = _by_key(span_batches, "trace_id", "span_id")
     _upsert(connection, spans, span_rows)
     _insert_new(connection, span_logs, _by_key(log_batches, "log_id"))

@@ -124,6 +124,8 @@ class Writer:
         with self._lock:
             self._pending -= sum(job.size for job in group)
         for job in group:
+            if job.future.cancelled():  # nobody is waiting; setting a result would raise
+                continue
             if error is None:
                 job.future.set_result(None)
             else:

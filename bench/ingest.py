@@ -80,7 +80,9 @@ def run(url: str, spans: int, exporters: int, batch_size: int) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spans", type=int, default=40_000)
     parser.add_argument("--exporters", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)

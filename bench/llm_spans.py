@@ -22,13 +22,22 @@ TURNS = [
         "role": "assistant",
         "parts": [
             {"type": "text", "content": "Let me check the weather first. " * 10},
-            {"type": "tool_call", "id": "toolu_01", "name": "get_weather", "arguments": {"city": "Lisbon"}},
+            {
+                "type": "tool_call",
+                "id": "toolu_01",
+                "name": "get_weather",
+                "arguments": {"city": "Lisbon"},
+            },
         ],
     },
     {
         "role": "user",
         "parts": [
-            {"type": "tool_call_response", "id": "toolu_01", "response": "Sunny, 21°C, light wind. " * 20}
+            {
+                "type": "tool_call_response",
+                "id": "toolu_01",
+                "response": "Sunny, 21°C, light wind. " * 20,
+            }
         ],
     },
 ]

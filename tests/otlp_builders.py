@@ -96,3 +96,54 @@ def to_otlp_json(message: ExportTraceServiceRequest) -> dict[str, Any]:
                     if key in item:
                         item[key] = base64.b64decode(item[key]).hex()
     return document
+
+
+def log_record(
+    body: Any = "hello",
+    *,
+    trace: bytes = b"",
+    ident: bytes = b"",
+    time_ns: int = BASE_NS,
+    attributes: dict[str, Any] | None = None,
+    event_name: str = "",
+) -> Any:
+    """A LogRecord; give `trace` and `ident` to tie it to a span."""
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+    return LogRecord(
+        trace_id=trace,
+        span_id=ident,
+        time_unix_nano=time_ns,
+        observed_time_unix_nano=time_ns,
+        severity_number=9,
+        severity_text="INFO",
+        event_name=event_name,
+        body=any_value(body),
+        attributes=key_values(attributes or {}),
+    )
+
+
+def logs_request(*records: Any, service: str = "test-service", scope: str = "tests") -> Any:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    message = ExportLogsServiceRequest()
+    resource_logs = message.resource_logs.add()
+    resource_logs.resource.attributes.extend(key_values({"service.name": service}))
+    scope_logs = resource_logs.scope_logs.add()
+    scope_logs.scope.name = scope
+    scope_logs.log_records.extend(records)
+    return message
+
+
+def logs_to_otlp_json(message: Any) -> dict[str, Any]:
+    """Protobuf's JSON mapping of a logs request, with OTLP/JSON's hex ids."""
+    import base64
+
+    document = json_format.MessageToDict(message)
+    for resource_logs in document.get("resourceLogs", []):
+        for scope_logs in resource_logs.get("scopeLogs", []):
+            for item in scope_logs.get("logRecords", []):
+                for key in ("traceId", "spanId"):
+                    if key in item:
+                        item[key] = base64.b64decode(item[key]).hex()
+    return document

@@ -42,20 +42,27 @@ class LlmSummary:
         }
 
 
+# No real call counts past a trillion tokens. A larger or negative count is an emitter's bug;
+# storing it would overflow the 64-bit sums of a trace summary and refuse the whole batch.
+# The raw attribute is kept either way.
+MAX_COUNT = 10**12
+
+
 def as_int(value: Any) -> int | None:
     """A token count from an attribute that may be an int, a float or a numeric string."""
+    number: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value):
+        number = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value.strip())
+            number = int(value.strip())
         except ValueError:
             return None
-    return None
+    return number if number is not None and 0 <= number <= MAX_COUNT else None
 
 
 def as_float(value: Any) -> float | None:

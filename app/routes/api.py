@@ -160,10 +160,12 @@ def _bad(message: str) -> HTTPException:
 def _time_ns(name: str, value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if value.isdigit():
-        return int(value)
+    # isdigit alone is true of "²" and other digits int() refuses.
+    if value.isascii() and value.isdigit():
+        return _clamp(int(value))
     try:
-        moment = datetime.fromisoformat(value)
+        # RFC 3339 allows a lower-case "t" and "z"; Python's parser does not.
+        moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise _bad(
             f"{name} must be an RFC 3339 time like 2026-12-04T17:00:00Z or Unix nanoseconds,"
@@ -173,7 +175,12 @@ def _time_ns(name: str, value: str | None) -> int | None:
         moment = moment.replace(tzinfo=UTC)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     delta = moment - epoch
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return _clamp((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
+
+
+def _clamp(ns: int) -> int:
+    """Stored times fit in 64 bits, so a bound past that range compares like the range's end."""
+    return min(max(ns, queries.MIN_INT64), queries.MAX_INT64)
 
 
 def _id(parse: Any, text: str) -> bytes:
@@ -263,16 +270,15 @@ def list_spans(
         since_ns=_time_ns("since", since),
         until_ns=_time_ns("until", until),
         status=status,
-        min_duration_ns=None if min_duration_ms is None else int(min_duration_ms * 1_000_000),
+        # round, not int: 8.2 ms is 8199999.999… ns in binary floating point.
+        min_duration_ns=None if min_duration_ms is None else round(min_duration_ms * 1_000_000),
         attributes=_attribute_pairs(attr),
     )
     page, next_cursor = _read(request, queries.list_spans, filters, limit, cursor)
     return {"spans": page, "next_cursor": next_cursor}
 
 
-@router.get(
-    "/traces/{trace_id}/spans/{span_id}", response_model=SpanDetail, summary="One span"
-)
+@router.get("/traces/{trace_id}/spans/{span_id}", response_model=SpanDetail, summary="One span")
 def get_span(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
     ids = _id(queries.parse_trace_id, trace_id), _id(queries.parse_span_id, span_id)
     found = _read(request, queries.get_span, *ids)
@@ -294,4 +300,9 @@ def get_conversation(request: Request, trace_id: str, span_id: str) -> dict[str,
     if row.llm_convention is None or row.llm_convention not in BY_NAME:
         raise HTTPException(status_code=404, detail=f"span {span_id} is not an LLM call")
     conversation = BY_NAME[row.llm_convention].conversation(row.attributes)
-    return {"trace_id": trace_id.lower(), "span_id": span_id.lower(), "convention": row.llm_convention, **conversation}
+    return {
+        "trace_id": trace_id.lower(),
+        "span_id": span_id.lower(),
+        "convention": row.llm_convention,
+        **conversation,
+    }

@@ -71,12 +71,18 @@ async def _export(request: Request, signal: str) -> Response:
         return _reply(fmt, 400, otlp.error_reply(fmt, 400, message))
     if batch.records:
         try:
-            await asyncio.wrap_future(state.writer.submit(signal, batch))
-        except Overloaded as exc:
-            text = f"collector is busy ({exc}); retry later"
-            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **{"Retry-After": RETRY_AFTER_SECONDS})
-        except WriteFailed as exc:
-            return _reply(fmt, 503, otlp.error_reply(fmt, 503, str(exc)), **{"Retry-After": RETRY_AFTER_SECONDS})
+            # Shielded: if this request is cancelled (a client gone, a server shutting down),
+            # the batch is still written, and the writer must not find its future cancelled.
+            await asyncio.shield(asyncio.wrap_future(state.writer.submit(signal, batch)))
+        except (Overloaded, WriteFailed) as exc:
+            # Both are worth a retry: OTLP exporters retry 503 after Retry-After.
+            text = (
+                f"collector is busy ({exc}); retry later"
+                if isinstance(exc, Overloaded)
+                else str(exc)
+            )
+            headers = {"Retry-After": RETRY_AFTER_SECONDS}
+            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **headers)
     return _reply(fmt, 200, otlp.success_reply(signal, fmt, batch.rejected, message))
 
 
