@@ -57,7 +57,10 @@ def create_engine(url: str) -> Engine:
     try:
         engine = sa.create_engine(parsed, **options)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from None
+        hint = ""
+        if parsed.get_backend_name() == "postgresql":
+            hint = " (install the driver: pip install 'spyglass-collector[postgres]')"
+        raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}{hint}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
