@@ -72,6 +72,8 @@ spans = sa.Table(
     sa.Column("dropped_links_count", sa.BigInteger, nullable=False),
     # Read from the attributes at ingest by app.conventions; NULL when not an LLM call.
     sa.Column("llm_convention", sa.Text, nullable=True),
+    # False for a span that carries part of a call counted elsewhere (a streamed response).
+    sa.Column("llm_is_call", sa.Boolean, nullable=True),
     sa.Column("llm_provider", sa.Text, nullable=True),
     sa.Column("llm_request_model", sa.Text, nullable=True),
     sa.Column("llm_response_model", sa.Text, nullable=True),

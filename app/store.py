@@ -95,7 +95,7 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
             sa.func.min(s.start_ns).label("start_ns"),
             sa.func.max(s.end_ns).label("end_ns"),
             sa.func.sum(sa.case((s.status_code == STATUS_ERROR, 1), else_=0)).label("error_count"),
-            sa.func.sum(sa.case((is_llm, 1), else_=0)).label("llm_call_count"),
+            sa.func.sum(sa.case((s.llm_is_call.is_(True), 1), else_=0)).label("llm_call_count"),
             sa.func.coalesce(sa.func.sum(s.llm_input_tokens), 0).label("input_tokens"),
             sa.func.coalesce(sa.func.sum(s.llm_output_tokens), 0).label("output_tokens"),
             sa.func.coalesce(sa.func.sum(s.llm_cache_read_tokens), 0).label(

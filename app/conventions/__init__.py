@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.conventions import otel_genai
+from app.conventions import otel_genai, spyglass
 from app.conventions.common import LlmSummary
 
 
@@ -24,7 +24,8 @@ class Convention(Protocol):
     def conversation(self, attributes: dict[str, Any]) -> dict[str, Any]: ...
 
 
-CONVENTIONS: tuple[Convention, ...] = (otel_genai.CONVENTION,)
+# Most specific first: our own spans also carry the generic GenAI keys.
+CONVENTIONS: tuple[Convention, ...] = (spyglass.CONVENTION, otel_genai.CONVENTION)
 BY_NAME: dict[str, Convention] = {convention.name: convention for convention in CONVENTIONS}
 
 

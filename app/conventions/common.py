@@ -23,12 +23,15 @@ class LlmSummary:
     finish_reasons: list[str] = field(default_factory=list)
     streaming: bool = False
     time_to_first_token_ms: float | None = None
+    # False when the span is part of a call that another span counts (a streamed response).
+    is_call: bool = True
 
     @staticmethod
     def columns(convention: str | None, summary: LlmSummary | None) -> dict[str, Any]:
         s = summary or LlmSummary()
         return {
             "llm_convention": convention,
+            "llm_is_call": s.is_call if summary else None,
             "llm_provider": s.provider,
             "llm_request_model": s.request_model,
             "llm_response_model": s.response_model,

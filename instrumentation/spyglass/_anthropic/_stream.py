@@ -1,0 +1,319 @@
+"""The streamed response: a span from the first read to the end of the stream.
+
+The SDK builds its `Stream` from the `stream_cls` that `request()` is given. We hand it a
+subclass that feeds every event to a `StreamRecorder` as the caller reads it. The recorder
+assembles the output the way the API would have returned it whole (text, thinking with its
+signature, tool input from `input_json_delta`, citations), times each delta against the start
+of the request, and ends the span exactly once, whichever comes first: the stream runs out, the
+caller closes it (or leaves its `with`), it is garbage-collected, or it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import types
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from spyglass._anthropic import _attributes as attrs
+from spyglass._anthropic._content import plain
+from spyglass._internal import internal_error
+
+if TYPE_CHECKING:
+    from spyglass._anthropic._call import Call
+
+TIMELINE_POINTS = 256  # bounded, whatever the number of chunks
+
+
+class Timeline:
+    """(ms since the request started, cumulative output characters), at most ~`limit` points.
+
+    When the list fills up, every other point is dropped and only every other chunk is kept
+    from then on, so memory stays bounded; the first and the last chunk are always exact.
+    """
+
+    def __init__(self, limit: int = TIMELINE_POINTS) -> None:
+        self.limit = limit
+        self.points: list[tuple[float, int]] = []
+        self.stride = 1
+        self.count = 0
+        self.last: tuple[float, int] | None = None
+
+    def add(self, offset_ms: float, chars: int) -> None:
+        self.last = (offset_ms, chars)
+        if self.count % self.stride == 0:
+            self.points.append(self.last)
+            if len(self.points) > self.limit:
+                self.points = self.points[::2]
+                self.stride *= 2
+        self.count += 1
+
+    def result(self) -> list[list[float]]:
+        points = list(self.points)
+        if self.last is not None and points[-1] != self.last:
+            points.append(self.last)
+        return [[round(offset, 3), chars] for offset, chars in points]
+
+
+def _get(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+class Accumulator:
+    """Rebuilds the whole message from the raw stream events, as the API would have sent it."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] = {}
+        self.usage: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.partial_json: dict[int, str] = {}
+        self.chars = 0
+        self.stopped = False
+
+    def feed(self, event: Any) -> bool:
+        """Take one event; True when it was a content delta (a chunk of output)."""
+        kind = _get(event, "type")
+        if kind == "message_start":
+            message = plain(_get(event, "message")) or {}
+            self.message = {k: v for k, v in message.items() if k not in ("content", "usage")}
+            self.usage.update(message.get("usage") or {})
+        elif kind == "content_block_start":
+            self.blocks[_get(event, "index")] = plain(_get(event, "content_block")) or {}
+        elif kind == "content_block_delta":
+            self._delta(_get(event, "index"), plain(_get(event, "delta")) or {})
+            return True
+        elif kind == "content_block_stop":
+            self._finish_block(_get(event, "index"))
+        elif kind == "message_delta":
+            delta = plain(_get(event, "delta")) or {}
+            self.message.update({k: v for k, v in delta.items() if v is not None})
+            # Usage in message_delta is cumulative: later values replace earlier ones.
+            self.usage.update(
+                {k: v for k, v in (plain(_get(event, "usage")) or {}).items() if v is not None}
+            )
+        elif kind == "message_stop":
+            self.stopped = True
+        return False
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> None:
+        block = self.blocks.setdefault(index, {})
+        kind = delta.get("type")
+        if kind == "text_delta":
+            block["text"] = block.get("text", "") + delta.get("text", "")
+            self.chars += len(delta.get("text", ""))
+        elif kind == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            self.chars += len(delta.get("thinking", ""))
+        elif kind == "input_json_delta":
+            self.partial_json[index] = self.partial_json.get(index, "") + delta.get(
+                "partial_json", ""
+            )
+            self.chars += len(delta.get("partial_json", ""))
+        elif kind == "signature_delta":
+            block["signature"] = block.get("signature", "") + delta.get("signature", "")
+        elif kind == "citations_delta":
+            block.setdefault("citations", []).append(delta.get("citation"))
+        else:  # a delta this version does not know: keep it rather than lose it
+            block.setdefault("unparsed_deltas", []).append(delta)
+
+    def _finish_block(self, index: int) -> None:
+        if index not in self.partial_json:
+            return
+        text = self.partial_json.pop(index)
+        block = self.blocks.setdefault(index, {})
+        try:
+            block["input"] = json.loads(text) if text else {}
+        except ValueError:
+            block["input"] = {}
+            block["partial_input_json"] = text
+
+    def content(self) -> list[dict[str, Any]]:
+        for index in list(self.partial_json):  # blocks the stream never finished
+            self._finish_block(index)
+        return [self.blocks[index] for index in sorted(self.blocks)]
+
+
+class StreamRecorder:
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.accumulator = Accumulator()
+        self.timeline = Timeline()
+        self.span: trace.Span | None = None
+        self.first_chunk_ns: int | None = None
+        self.chunks = 0
+        self.done = False
+
+    def begin(self) -> None:
+        if self.span is None and not self.done:
+            self.span = self.call.tracer.start_span(
+                f"{self.call.span_name} stream",
+                context=trace.set_span_in_context(self.call.span),
+                kind=SpanKind.INTERNAL,
+                attributes=self.call.stream_span_attributes(),
+            )
+
+    def on_event(self, event: Any) -> None:
+        try:
+            if self.accumulator.feed(event):
+                now = time.monotonic_ns()
+                if self.first_chunk_ns is None:
+                    self.first_chunk_ns = now
+                self.chunks += 1
+                self.timeline.add(
+                    (now - self.call.started_monotonic_ns) / 1e6, self.accumulator.chars
+                )
+        except Exception:
+            internal_error("reading a stream event")
+
+    def finish(self, outcome: str, error: BaseException | None = None) -> None:
+        """End the span once: outcome is complete, closed, cancelled or error."""
+        if self.done:
+            return
+        try:
+            self.begin()
+            self.done = True
+            span = self.span
+            assert span is not None
+            complete = outcome == "complete" and self.accumulator.stopped
+            span.set_attributes(self._result_attributes(complete, outcome))
+            if error is not None and outcome == "error":
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+                span.set_attributes(attrs.error_attributes(error))
+                span.record_exception(error)
+            span.end()
+        except Exception:
+            internal_error("ending a stream span")
+
+    def _result_attributes(self, complete: bool, outcome: str) -> dict[str, Any]:
+        call = self.call
+        ended = time.monotonic_ns()
+        started = call.started_monotonic_ns
+        message = self.accumulator.message
+        result: dict[str, Any] = {
+            "spyglass.stream.complete": complete,
+            "spyglass.stream.outcome": outcome,
+            "spyglass.stream.chunk_count": self.chunks,
+            "spyglass.stream.output_chars": self.accumulator.chars,
+            "spyglass.stream.duration_ms": (ended - started) / 1e6,
+            "spyglass.stream.timeline": json.dumps(self.timeline.result(), separators=(",", ":")),
+        }
+        if self.first_chunk_ns is not None:
+            ttft_ms = (self.first_chunk_ns - started) / 1e6
+            result["spyglass.stream.time_to_first_token_ms"] = ttft_ms
+            result["gen_ai.response.time_to_first_chunk"] = ttft_ms / 1000
+            generating_s = (ended - self.first_chunk_ns) / 1e9
+            output_tokens = self.accumulator.usage.get("output_tokens")
+            if isinstance(output_tokens, int) and generating_s > 0:
+                result["spyglass.stream.output_tokens_per_second"] = output_tokens / generating_s
+        result.update(attrs.response_attributes(message, self.accumulator.usage))
+        if call.settings.capture_content:
+            extra = {} if complete else {"incomplete": True}
+            result.update(
+                call.content_attribute(
+                    "gen_ai.output.messages",
+                    lambda c: c.output(
+                        self.accumulator.content(), message.get("stop_reason"), **extra
+                    ),
+                )
+            )
+        return result
+
+
+# --- the Stream subclasses the SDK is handed --------------------------------------------------
+
+# A stream built after `request()` returned (the `with_raw_response` case: the caller parses the
+# response later) finds its call through the HTTP response.
+calls_by_response: weakref.WeakKeyDictionary[Any, Call] = weakref.WeakKeyDictionary()
+_subclasses: dict[Any, type] = {}
+
+
+def _recorder_for(response: Any) -> StreamRecorder | None:
+    from spyglass._anthropic._call import current_call
+
+    call = current_call.get() or calls_by_response.get(response)
+    return StreamRecorder(call) if call is not None else None
+
+
+class _SyncStreamMixin:
+    _spyglass: StreamRecorder | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._spyglass = _recorder_for(kwargs.get("response"))
+
+    def __stream__(self) -> Iterator[Any]:
+        recorder = self._spyglass
+        inner = super().__stream__()  # type: ignore[misc]
+        if recorder is None:
+            yield from inner
+            return
+        recorder.begin()
+        try:
+            for event in inner:
+                recorder.on_event(event)
+                yield event
+        except GeneratorExit:  # closed before the end, or dropped and collected
+            recorder.finish("closed")
+            raise
+        except BaseException as exc:
+            recorder.finish("error", exc)
+            raise
+        recorder.finish("complete")
+
+    def close(self) -> None:
+        if self._spyglass is not None:
+            self._spyglass.finish("closed")
+        super().close()  # type: ignore[misc]
+
+
+class _AsyncStreamMixin:
+    _spyglass: StreamRecorder | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._spyglass = _recorder_for(kwargs.get("response"))
+
+    async def __stream__(self) -> AsyncIterator[Any]:
+        recorder = self._spyglass
+        inner = super().__stream__()  # type: ignore[misc]
+        if recorder is None:
+            async for event in inner:
+                yield event
+            return
+        recorder.begin()
+        try:
+            async for event in inner:
+                recorder.on_event(event)
+                yield event
+        except GeneratorExit:
+            recorder.finish("closed")
+            raise
+        except BaseException as exc:
+            cancelled = type(exc).__name__ == "CancelledError"
+            recorder.finish("cancelled" if cancelled else "error", exc)
+            raise
+        recorder.finish("complete")
+
+    async def close(self) -> None:
+        if self._spyglass is not None:
+            self._spyglass.finish("closed")
+        await super().close()  # type: ignore[misc]
+
+
+def instrumented_stream_class(stream_cls: Any) -> Any:
+    """A subclass of the SDK's stream class (possibly a generic alias like `Stream[Event]`)."""
+    cached = _subclasses.get(stream_cls)
+    if cached is not None:
+        return cached
+    origin = getattr(stream_cls, "__origin__", stream_cls)
+    is_async = hasattr(origin, "__aiter__")
+    mixin = _AsyncStreamMixin if is_async else _SyncStreamMixin
+    # new_class resolves a generic alias base, so the SDK still finds the event type in it.
+    subclass = types.new_class(f"Spyglass{origin.__name__}", (mixin, stream_cls))
+    _subclasses[stream_cls] = subclass
+    return subclass
