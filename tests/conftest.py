@@ -22,6 +22,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     for name in list(os.environ):
         if name.startswith(("SPYGLASS_", "OTEL_")):
             monkeypatch.delenv(name)
+    # Errors inside the spyglass client are swallowed in apps; under our tests they must show.
+    monkeypatch.setenv("SPYGLASS_RAISE_INTERNAL_ERRORS", "1")
     data_dir = tmp_path / "data"
     monkeypatch.setenv("SPYGLASS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))

@@ -132,7 +132,8 @@ class Reply:
         chunk_size: int = 8,
         fail_after: int | None = None,
     ) -> Reply:
-        """A Message streamed with `chunk_delay` s before each delta; `fail_after` deltas, an error."""
+        """Like `message`, when streamed: `chunk_delay` seconds before each delta event, and
+        after `fail_after` deltas an `overloaded_error` event ends the stream."""
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         reply = cls.message(
@@ -208,13 +209,14 @@ class FakeAnthropic:
     """The fake API server; use as `with FakeAnthropic() as fake:` and point a client at `base_url`."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: endpoints run under it whole, and take ids, which lock again.
+        self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Reply]] = {}
         self._counters: dict[str, int] = {}
         self._batches: dict[str, _Batch] = {}
         self._failures: list[BaseException] = []
-        self.closing = threading.Event()
+        self._closing = threading.Event()
         self._server = _Server(self)
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host}:{port}"
@@ -239,8 +241,8 @@ class FakeAnthropic:
 
     def close(self, *, raise_failures: bool = True) -> None:
         """Stop serving, drop open connections, join every thread; re-raise a fake-side bug."""
-        if not self.closing.is_set():
-            self.closing.set()
+        if not self._closing.is_set():
+            self._closing.set()
             self._server.shutdown()
             self._server.drop_connections()
             self._server.server_close()  # joins the handler threads
@@ -339,7 +341,8 @@ class FakeAnthropic:
         for method, pattern, name in _ROUTES:
             match = pattern.fullmatch(request.route)
             if match and request.method == method:
-                return getattr(self, name)(request, **match.groupdict())
+                with self._lock:  # endpoints only build replies, so holding it is brief
+                    return getattr(self, name)(request, **match.groupdict())
         return self._error(404, "not_found_error", f"{request.method} {request.route} not found")
 
     def _create_message(self, request: RecordedRequest) -> _Response:
@@ -378,20 +381,17 @@ class FakeAnthropic:
         if not isinstance(requests, list) or not requests:
             return self._error(400, "invalid_request_error", "requests: field required")
         batch = _Batch(self._next_id("msgbatch"), requests, EPOCH)
-        with self._lock:
-            self._batches[batch.id] = batch
+        self._batches[batch.id] = batch
         return self._response(200, batch.to_api(self.base_url))
 
     def _list_batches(self, request: RecordedRequest) -> _Response:
-        with self._lock:
-            batches = list(reversed(self._batches.values()))  # newest first, like the API
+        batches = list(reversed(self._batches.values()))  # newest first, like the API
         after = request.query.get("after_id")
         if after:
             ids = [b.id for b in batches]
             batches = batches[ids.index(after) + 1 :] if after in ids else []
         limit = int(request.query.get("limit") or 20)
-        with self._lock:
-            page = [b.advance().to_api(self.base_url) for b in batches[:limit]]
+        page = [b.advance().to_api(self.base_url) for b in batches[:limit]]
         return self._response(
             200,
             {
@@ -402,48 +402,36 @@ class FakeAnthropic:
             },
         )
 
-    def _find_batch(self, batch_id: str) -> _Batch | None:
-        with self._lock:
-            return self._batches.get(batch_id)
-
     def _no_batch(self, batch_id: str) -> _Response:
         return self._error(404, "not_found_error", f"message batch {batch_id} not found")
 
     def _retrieve_batch(self, request: RecordedRequest, batch_id: str) -> _Response:
-        batch = self._find_batch(batch_id)
+        batch = self._batches.get(batch_id)
         if batch is None:
             return self._no_batch(batch_id)
-        with self._lock:
-            body = batch.advance().to_api(self.base_url)
-        return self._response(200, body)
+        return self._response(200, batch.advance().to_api(self.base_url))
 
     def _cancel_batch(self, request: RecordedRequest, batch_id: str) -> _Response:
-        batch = self._find_batch(batch_id)
+        batch = self._batches.get(batch_id)
         if batch is None:
             return self._no_batch(batch_id)
-        with self._lock:
-            body = batch.cancel().to_api(self.base_url)
-        return self._response(200, body)
+        return self._response(200, batch.cancel().to_api(self.base_url))
 
     def _delete_batch(self, request: RecordedRequest, batch_id: str) -> _Response:
-        batch = self._find_batch(batch_id)
+        batch = self._batches.get(batch_id)
         if batch is None:
             return self._no_batch(batch_id)
-        with self._lock:
-            ended = batch.status == "ended"
-        if not ended:
+        if batch.status != "ended":
             message = "a message batch can only be deleted once it has ended; cancel it first"
             return self._error(400, "invalid_request_error", message)
-        with self._lock:
-            del self._batches[batch_id]
+        del self._batches[batch_id]
         return self._response(200, {"id": batch_id, "type": "message_batch_deleted"})
 
     def _batch_results(self, request: RecordedRequest, batch_id: str) -> _Response:
-        batch = self._find_batch(batch_id)
+        batch = self._batches.get(batch_id)
         if batch is None:
             return self._no_batch(batch_id)
-        with self._lock:
-            batch.advance()
+        batch.advance()
         lines = []
         for item in batch.requests:
             if batch.canceled:
@@ -513,8 +501,7 @@ class _Batch:
         self.canceled = False
 
     def advance(self) -> _Batch:
-        if self.status != "ended":
-            self.status = "ended"
+        self.status = "ended"
         return self
 
     def cancel(self) -> _Batch:
@@ -551,9 +538,9 @@ def message_events(message: Mapping[str, Any], *, chunk_size: int = 8) -> list[S
     usage = dict(message.get("usage") or {})
     start = {k: v for k, v in message.items() if k not in _DELTA_FIELDS}
     start |= {"content": [], "stop_reason": None, "stop_sequence": None}
-    start["usage"] = {k: v for k, v in usage.items() if k not in _DELTA_USAGE} | {
-        "output_tokens": 1
-    }
+    # The API's placeholder until `message_delta` gives the real count.
+    start["usage"] = {k: v for k, v in usage.items() if k not in _DELTA_USAGE}
+    start["usage"]["output_tokens"] = 1
     events: list[SseEvent] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message.get("content") or []):
         events.append(
@@ -720,7 +707,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # trailers
 
     def _send(self, response: _Response) -> None:
-        closing = self.server.fake.closing
+        closing = self.server.fake._closing
         if response.delay and closing.wait(response.delay):
             self.close_connection = True
             return

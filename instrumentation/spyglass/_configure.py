@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import threading
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -14,9 +17,16 @@ from spyglass import _settings
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 TRACES_PATH = "/v1/traces"
-# The exporter gives up on a request after this long, so a collector that hangs costs the
-# app's exit at most this much; meanwhile spans wait in the processor's bounded queue.
+# The exporter gives up on a request (and its retries) after this long; meanwhile spans wait in
+# the processor's bounded queue.
 EXPORT_TIMEOUT_S = 10
+# At exit, the last spans get this long to leave. A collector that is up takes milliseconds; one
+# that is down would otherwise hold the app's exit for the exporter's whole retry budget.
+EXIT_FLUSH_TIMEOUT_S = 3
+
+log = logging.getLogger("spyglass")
+# (traces URL, provider) once configure() has set up the export.
+_configured: tuple[str, TracerProvider] | None = None
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
@@ -53,18 +63,45 @@ def configure(
         capture_content = _settings.from_environment().capture_content
     _settings.update(capture_content=capture_content, keep_media=keep_media)
 
+    global _configured
+    url = resolve_endpoint(endpoint)
+    if _configured is not None:
+        # A second exporter would send every span twice; only the recording settings change.
+        configured_url, provider = _configured
+        if url != configured_url:
+            log.warning(
+                "spyglass is already sending to %s; configure() again does not change it",
+                configured_url,
+            )
+        return provider
+
     token = token or os.environ.get("SPYGLASS_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    exporter = OTLPSpanExporter(
-        endpoint=resolve_endpoint(endpoint), headers=headers, timeout=EXPORT_TIMEOUT_S
-    )
+    exporter = OTLPSpanExporter(endpoint=url, headers=headers, timeout=EXPORT_TIMEOUT_S)
+    processor = BatchSpanProcessor(exporter)
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
-        existing.add_span_processor(BatchSpanProcessor(exporter))
-        return existing
-    attributes = {SERVICE_NAME: service_name} if service_name else {}
-    # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-    provider = TracerProvider(resource=Resource.create(attributes))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+        provider = existing
+    else:
+        attributes = {SERVICE_NAME: service_name} if service_name else {}
+        # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+        provider = TracerProvider(resource=Resource.create(attributes))
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(processor)
+    # Registered after the provider's own exit hook, so it runs first (atexit is last in, first
+    # out); the provider's shutdown of this processor is then a no-op.
+    atexit.register(_flush_at_exit, processor, exporter)
+    _configured = (url, provider)
     return provider
+
+
+def _flush_at_exit(processor: BatchSpanProcessor, exporter: OTLPSpanExporter) -> None:
+    """Send the last spans, giving up on a collector that is down after EXIT_FLUSH_TIMEOUT_S."""
+    # Shutting the exporter down interrupts its retry back-off, which ends the processor's flush.
+    give_up = threading.Timer(EXIT_FLUSH_TIMEOUT_S, exporter.shutdown)
+    give_up.daemon = True
+    give_up.start()
+    try:
+        processor.shutdown()
+    finally:
+        give_up.cancel()

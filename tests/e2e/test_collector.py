@@ -146,3 +146,19 @@ def test_spyglass_client_package_delivers_spans_at_exit(collector: Collector) ->
     listed = httpx.get(f"{collector.url}/api/v1/spans", params={"service": "client-app"}).json()
     assert [s["name"] for s in listed["spans"]] == ["Asking Claude to write some code"]
     assert listed["spans"][0]["attributes"] == {"user": "ada", "attempt": 2}
+
+
+def test_configuring_twice_sends_each_span_once(collector: Collector) -> None:
+    app = textwrap.dedent(
+        f"""
+        import spyglass
+        first = spyglass.configure(endpoint={collector.url!r}, service_name="twice")
+        second = spyglass.configure(endpoint={collector.url!r}, capture_content=False)
+        assert first is second
+        with spyglass.span("once"):
+            pass
+        """
+    )
+    subprocess.run([sys.executable, "-c", app], check=True, timeout=60)
+    listed = httpx.get(f"{collector.url}/api/v1/spans", params={"service": "twice"}).json()
+    assert [s["name"] for s in listed["spans"]] == ["once"]

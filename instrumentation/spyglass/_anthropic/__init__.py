@@ -22,14 +22,14 @@ class Instrumentation:
         with registry.lock:
             if not patches.applied:
                 patches.apply()
-        registry.add(target)
+            registry.add(target)
 
     def uninstrument(self) -> None:
-        if not self.active:
-            return
-        self.active = False
-        registry.remove(self.target)
         with registry.lock:
+            if not self.active:
+                return
+            self.active = False
+            registry.remove(self.target)
             if registry.empty():
                 patches.remove()
 

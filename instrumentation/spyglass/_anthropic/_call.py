@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -53,9 +54,9 @@ class Call:
         self.tracer = trace.get_tracer(TRACER_NAME, version)
         self.stream = stream
         self.retries = 0
-        self.started_monotonic_ns = time.monotonic_ns()
         method = str(getattr(options, "method", "post"))
-        path = str(getattr(options, "url", "")).split("?", 1)[0]
+        # Usually a path; an absolute URL for some calls (batch results use `results_url`).
+        path = urlsplit(str(getattr(options, "url", ""))).path
         self.headers = _headers(options)
         self.is_chat = method.lower() == "post" and path.rstrip("/") == "/v1/messages"
         body = getattr(options, "json_data", None)
@@ -64,6 +65,9 @@ class Call:
             **(plain(body) if isinstance(body, dict) else {}),
             **(plain(extra) if isinstance(extra, dict) else {}),
         }
+        # Bedrock and Vertex clients name their own provider (aws.bedrock, gcp.vertex_ai).
+        provider = getattr(type(client), "_gen_ai_provider_name", None)
+        self.provider = provider if isinstance(provider, str) else attrs.PROVIDER
         model = self.params.get("model")
         self.model = model if isinstance(model, str) else None
 
@@ -81,7 +85,7 @@ class Call:
             attributes.update(
                 {
                     "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": attrs.PROVIDER,
+                    "gen_ai.provider.name": self.provider,
                     "spyglass.span.type": "llm.request",
                     **attrs.request_attributes(self.params),
                 }
@@ -93,6 +97,8 @@ class Call:
             attributes["spyglass.operation"] = self.span_name
             if self.model:
                 attributes["anthropic.request.model"] = self.model
+        # The zero of time to first token and of the chunk timeline: the span's own start.
+        self.started_monotonic_ns = time.monotonic_ns()
         self.span = self.tracer.start_span(
             self.span_name, kind=SpanKind.CLIENT, attributes=attributes
         )
@@ -131,7 +137,7 @@ class Call:
         # No gen_ai.operation.name: the call is the request span; this is its response.
         result: dict[str, Any] = {
             "spyglass.span.type": "llm.stream",
-            "gen_ai.provider.name": attrs.PROVIDER,
+            "gen_ai.provider.name": self.provider,
         }
         if self.model:
             result["gen_ai.request.model"] = self.model
@@ -162,6 +168,14 @@ class Call:
             status = getattr(http_response, "status_code", None)
             if isinstance(status, int):
                 span.set_attribute("http.response.status_code", status)
+            headers = getattr(http_response, "headers", None)
+            request_id = (
+                headers.get("request-id")
+                if headers is not None
+                else getattr(result, "_request_id", None)  # parsed models keep it
+            )
+            if isinstance(request_id, str):
+                span.set_attribute("anthropic.request.id", request_id)
             retries = getattr(result, "retries_taken", None)
             if isinstance(retries, int):
                 self.retries = max(self.retries, retries)
@@ -178,12 +192,13 @@ class Call:
         if hasattr(response, "http_response"):
             return  # an unread with_streaming_response body: nothing to record
         if not self.is_chat:
-            data = plain(response)
-            if isinstance(data, dict):
-                if isinstance(data.get("id"), str):
-                    self.span.set_attribute("anthropic.response.id", data["id"])
-                if isinstance(data.get("input_tokens"), int):  # count_tokens
-                    self.span.set_attribute("anthropic.usage.input_tokens", data["input_tokens"])
+            # Read two fields, rather than dump what may be a whole page of results.
+            response_id = _field(response, "id")
+            if isinstance(response_id, str):
+                self.span.set_attribute("anthropic.response.id", response_id)
+            input_tokens = _field(response, "input_tokens")  # count_tokens
+            if isinstance(input_tokens, int):
+                self.span.set_attribute("anthropic.usage.input_tokens", input_tokens)
             return
         fields, usage, content = attrs.message_parts(response)
         self.span.set_attributes(attrs.response_attributes(fields, usage))
@@ -210,6 +225,10 @@ class Call:
         if self.retries:
             self.span.set_attribute("http.request.resend_count", self.retries)
         self.span.end()
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
 async def resolve(value: Any) -> Any:

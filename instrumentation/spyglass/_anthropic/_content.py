@@ -37,12 +37,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if hasattr(value, "model_dump"):  # pydantic: every SDK model
-        return plain(value.model_dump(mode="json", exclude_none=True, by_alias=True))
+        return plain(_dump(value))
     if isinstance(value, bytes | bytearray):
         return {"type": "bytes", "size": len(value)}
     if hasattr(value, "__iter__"):
         return [plain(item) for item in value]
     return str(value)
+
+
+def _dump(model: Any) -> Any:
+    # A block type newer than the SDK is parsed into the wrong model (a TextBlock with extra
+    # fields); pydantic would warn about it on every dump, in the caller's app.
+    try:
+        return model.model_dump(mode="json", exclude_none=True, by_alias=True, warnings=False)
+    except TypeError:  # a model_dump without `warnings`
+        return model.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def _field(value: Any, name: str, default: Any = None) -> Any:
@@ -100,14 +109,24 @@ class Converter:
                 "type": kind if isinstance(kind, str) else "unknown",
                 "raw": self.bounded(block),
             }
-        return handler(self, block)
+        part = handler(self, block)
+        # What only a stream cut short or newer than this code leaves on a block: tool input
+        # JSON that never parsed, and deltas of an unknown type.
+        if "partial_input_json" in block:
+            part["partial_arguments"] = self.cut(block["partial_input_json"])
+        if block.get("unparsed_deltas"):
+            part["unparsed_deltas"] = self.bounded(block["unparsed_deltas"])
+        return part
 
     def parts(self, content: Any) -> list[dict[str, Any]]:
         if content is None:
             return []
         if isinstance(content, str):
             return [self._text_part("text", content)]
-        return [self.part(block) for block in plain(content)]
+        content = plain(content)
+        if isinstance(content, dict):  # one block where a list was expected
+            return [self.part(content)]
+        return [self.part(block) for block in content]
 
     def _text(self, block: dict) -> dict[str, Any]:
         extra = {"citations": self.bounded(block["citations"])} if block.get("citations") else {}
@@ -169,8 +188,8 @@ class Converter:
 
     def _media(self, block: dict) -> dict[str, Any]:
         modality = "image" if block.get("type") == "image" else "document"
-        source = block.get("source") or {}
-        kind = source.get("type")
+        source = block.get("source")
+        kind = source.get("type") if isinstance(source, dict) else None
         part: dict[str, Any]
         if kind == "base64":
             data = source.get("data") or ""
@@ -269,16 +288,34 @@ _HANDLERS: dict[str, Callable[[Converter, dict], dict[str, Any]]] = {
 }
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(settings: Settings, build: Callable[[Converter], Any]) -> tuple[str, bool]:
     """`build`'s parts as a JSON string within `settings.max_attribute_bytes`, and whether cut.
 
     When the JSON is too large, the per-text limit is halved and the parts are built again,
-    so the texts that make it large are cut and the structure stays whole.
+    so the texts that make it large are cut and the structure stays whole. When even the
+    shortest texts leave it too large (very many items), only the latest items that fit are kept.
     """
+    limit = settings.max_attribute_bytes
     max_chars = settings.max_text_chars
     while True:
         converter = Converter(settings, max_chars)
-        text = json.dumps(build(converter), ensure_ascii=False, separators=(",", ":"))
-        if len(text.encode()) <= settings.max_attribute_bytes or max_chars <= MIN_TEXT_CHARS:
+        value = build(converter)
+        text = _dumps(value)
+        if len(text.encode()) <= limit:
             return text, converter.truncated
+        if max_chars <= MIN_TEXT_CHARS:
+            break
         max_chars = max(MIN_TEXT_CHARS, max_chars // 2)
+    kept: list[str] = []
+    size = len("[]")
+    for item in reversed(value if isinstance(value, list) else []):
+        item_text = _dumps(item)
+        size += len(item_text.encode()) + len(",")
+        if size > limit:
+            break
+        kept.append(item_text)
+    return "[" + ",".join(reversed(kept)) + "]", True

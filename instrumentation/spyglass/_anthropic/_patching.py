@@ -42,7 +42,9 @@ def _identity(client: Any) -> Any:
 
 class Registry:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Re-entrant: an instrumentation holds it across "patch if needed, then register" (and
+        # "unregister, then unpatch if last") so that one leaving cannot unpatch under one arriving.
+        self.lock = threading.RLock()
         self.everything = 0
         self.classes: dict[type, int] = {}
         self.instances: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()

@@ -11,6 +11,7 @@ caller closes it (or leaves its `with`), it is garbage-collected, or it fails.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import types
 import weakref
@@ -174,18 +175,22 @@ class StreamRecorder:
         """End the span once: outcome is complete, closed, cancelled or error."""
         if self.done:
             return
+        if outcome == "closed" and self.accumulator.stopped:
+            outcome = "complete"  # closed after `message_stop`: nothing was lost
         try:
             self.begin()
             self.done = True
             span = self.span
             assert span is not None
-            complete = outcome == "complete" and self.accumulator.stopped
-            span.set_attributes(self._result_attributes(complete, outcome))
-            if error is not None and outcome == "error":
-                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-                span.set_attributes(attrs.error_attributes(error))
-                span.record_exception(error)
-            span.end()
+            try:
+                complete = outcome == "complete" and self.accumulator.stopped
+                span.set_attributes(self._result_attributes(complete, outcome))
+                if error is not None and outcome == "error":
+                    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+                    span.set_attributes(attrs.error_attributes(error))
+                    span.record_exception(error)
+            finally:
+                span.end()  # even when recording the result failed: an open span is lost
         except Exception:
             internal_error("ending a stream span")
 
@@ -239,31 +244,88 @@ def _recorder_for(response: Any) -> StreamRecorder | None:
     return StreamRecorder(call) if call is not None else None
 
 
+def _end_when_dropped(stream: Any, recorder: StreamRecorder) -> None:
+    """End the span as closed when `stream` is collected before it was closed or read out.
+
+    Nothing else tells the recorder of an async stream, or of a stream never read. A finalizer
+    rather than `__del__`: the SDK reads from a copy of the stream, which must not end the span
+    when it is let go. Not run at interpreter exit, when the exporter may be gone.
+    """
+    weakref.finalize(stream, _finish_dropped, recorder).atexit = False
+
+
+def _finish_dropped(recorder: StreamRecorder) -> None:
+    if not sys.is_finalizing():
+        recorder.finish("closed")
+
+
+def _recorded(inner: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    recorder.begin()
+    try:
+        for event in inner:
+            recorder.on_event(event)
+            yield event
+    except GeneratorExit:  # closed before the end, or dropped and collected
+        recorder.finish("closed")
+        raise
+    except BaseException as exc:
+        recorder.finish("error", exc)
+        raise
+    finally:
+        inner.close()  # as the SDK's generator is when not wrapped: it closes the response
+    recorder.finish("complete")
+
+
+class _RecordedAsyncEvents:
+    """The SDK's async event generator, read through a recorder.
+
+    Deliberately not an async generator: the event loop finalizes the async generators of a
+    dropped stream concurrently, and one stacked on the SDK's would be closed at the same time
+    as the SDK's, which fails ("aclose(): asynchronous generator is already running"). So the
+    SDK's generator stays the outermost one, and a dropped stream's span is ended by a finalizer.
+    """
+
+    def __init__(self, inner: AsyncIterator[Any], recorder: StreamRecorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    def __aiter__(self) -> _RecordedAsyncEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        recorder = self.recorder
+        recorder.begin()
+        try:
+            event = await self.inner.__anext__()
+        except StopAsyncIteration:
+            recorder.finish("complete")
+            raise
+        except BaseException as exc:
+            cancelled = type(exc).__name__ == "CancelledError"
+            recorder.finish("cancelled" if cancelled else "error", exc)
+            raise
+        recorder.on_event(event)
+        return event
+
+    async def aclose(self) -> None:
+        self.recorder.finish("closed")
+        await self.inner.aclose()  # type: ignore[attr-defined]
+
+
 class _SyncStreamMixin:
     _spyglass: StreamRecorder | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set first: older SDKs (0.26, for one) call `__stream__` from `__init__`.
+        self._spyglass = recorder = _recorder_for(kwargs.get("response"))
         super().__init__(*args, **kwargs)
-        self._spyglass = _recorder_for(kwargs.get("response"))
+        if recorder is not None:
+            _end_when_dropped(self, recorder)
 
     def __stream__(self) -> Iterator[Any]:
-        recorder = self._spyglass
         inner = super().__stream__()  # type: ignore[misc]
-        if recorder is None:
-            yield from inner
-            return
-        recorder.begin()
-        try:
-            for event in inner:
-                recorder.on_event(event)
-                yield event
-        except GeneratorExit:  # closed before the end, or dropped and collected
-            recorder.finish("closed")
-            raise
-        except BaseException as exc:
-            recorder.finish("error", exc)
-            raise
-        recorder.finish("complete")
+        recorder = self._spyglass
+        return inner if recorder is None else _recorded(inner, recorder)
 
     def close(self) -> None:
         if self._spyglass is not None:
@@ -275,29 +337,16 @@ class _AsyncStreamMixin:
     _spyglass: StreamRecorder | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set first: older SDKs (0.26, for one) call `__stream__` from `__init__`.
+        self._spyglass = recorder = _recorder_for(kwargs.get("response"))
         super().__init__(*args, **kwargs)
-        self._spyglass = _recorder_for(kwargs.get("response"))
+        if recorder is not None:
+            _end_when_dropped(self, recorder)
 
-    async def __stream__(self) -> AsyncIterator[Any]:
-        recorder = self._spyglass
+    def __stream__(self) -> AsyncIterator[Any]:
         inner = super().__stream__()  # type: ignore[misc]
-        if recorder is None:
-            async for event in inner:
-                yield event
-            return
-        recorder.begin()
-        try:
-            async for event in inner:
-                recorder.on_event(event)
-                yield event
-        except GeneratorExit:
-            recorder.finish("closed")
-            raise
-        except BaseException as exc:
-            cancelled = type(exc).__name__ == "CancelledError"
-            recorder.finish("cancelled" if cancelled else "error", exc)
-            raise
-        recorder.finish("complete")
+        recorder = self._spyglass
+        return inner if recorder is None else _RecordedAsyncEvents(inner, recorder)
 
     async def close(self) -> None:
         if self._spyglass is not None:
@@ -315,5 +364,9 @@ def instrumented_stream_class(stream_cls: Any) -> Any:
     mixin = _AsyncStreamMixin if is_async else _SyncStreamMixin
     # new_class resolves a generic alias base, so the SDK still finds the event type in it.
     subclass = types.new_class(f"Spyglass{origin.__name__}", (mixin, stream_cls))
+    if "__orig_bases__" in subclass.__dict__:
+        # The SDK finds the event type by looking for its generic base in `__orig_bases__` and
+        # reads `__origin__` off every entry on the way, which the plain mixin does not have.
+        subclass.__orig_bases__ = (stream_cls,)
     _subclasses[stream_cls] = subclass
     return subclass
