@@ -8,6 +8,7 @@ a span named for its operation. A streamed call's span ends when the response he
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import time
@@ -28,6 +29,14 @@ TRACER_NAME = "spyglass"
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 # A path segment that is an id (msgbatch_01…, file_…) would make every span name unique.
 _ID_SEGMENT = re.compile(r"^[A-Za-z]+_[A-Za-z0-9]{6,}$")
+
+
+@functools.cache
+def _tracer(version: str) -> trace.Tracer:
+    # Made once: the API's proxy tracer follows a provider that is set later (configure()
+    # after instrument_anthropic()), and the global provider cannot change after that.
+    return trace.get_tracer(TRACER_NAME, version)
+
 
 current_call: ContextVar[Call | None] = ContextVar("spyglass_anthropic_call", default=None)
 
@@ -51,7 +60,7 @@ def _headers(options: Any) -> dict[str, str]:
 class Call:
     def __init__(self, client: Any, options: Any, stream: bool, version: str) -> None:
         self.settings = _settings.current()
-        self.tracer = trace.get_tracer(TRACER_NAME, version)
+        self.tracer = _tracer(version)
         self.stream = stream
         self.retries = 0
         method = str(getattr(options, "method", "post"))

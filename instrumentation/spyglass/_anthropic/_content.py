@@ -45,6 +45,16 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def _as_json(value: Any) -> Any:
+    """`plain(value)`, skipped for what is JSON already.
+
+    The converter's input has been through `plain()` once (the request body, the response, the
+    assembled stream), so its dicts and lists hold JSON only; converting them again on every
+    call would cost the app time for nothing.
+    """
+    return value if type(value) in (dict, list, str) else plain(value)
+
+
 def _dump(model: Any) -> Any:
     # A block type newer than the SDK is parsed into the wrong model (a TextBlock with extra
     # fields); pydantic would warn about it on every dump, in the caller's app.
@@ -95,7 +105,7 @@ class Converter:
     # --- blocks -------------------------------------------------------------------------------
 
     def part(self, block: Any) -> dict[str, Any]:
-        block = plain(block)
+        block = _as_json(block)
         if isinstance(block, str):
             return self._text_part("text", block)
         if not isinstance(block, dict):
@@ -123,7 +133,7 @@ class Converter:
             return []
         if isinstance(content, str):
             return [self._text_part("text", content)]
-        content = plain(content)
+        content = _as_json(content)
         if isinstance(content, dict):  # one block where a list was expected
             return [self.part(content)]
         return [self.part(block) for block in content]
@@ -238,7 +248,7 @@ class Converter:
 
     def messages(self, messages: Any) -> list[dict[str, Any]]:
         result = []
-        for message in plain(messages) or []:
+        for message in _as_json(messages) or []:
             if not isinstance(message, dict):
                 result.append({"role": "unknown", "parts": [self.part(message)]})
                 continue
@@ -252,7 +262,7 @@ class Converter:
 
     def tools(self, tools: Any) -> list[dict[str, Any]]:
         definitions = []
-        for tool in plain(tools) or []:
+        for tool in _as_json(tools) or []:
             if not isinstance(tool, dict):
                 continue
             if tool.get("type") in (None, "custom"):

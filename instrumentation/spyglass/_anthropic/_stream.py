@@ -62,71 +62,106 @@ class Timeline:
 
 
 def _get(value: Any, name: str) -> Any:
-    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+    """A field of an SDK event object, or of the same event written as a dict."""
+    if type(value) is dict:
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+class _View(dict):
+    """A delta written as a dict (in tests, or by a caller), read like the SDK's objects."""
+
+    __getattr__ = dict.get
 
 
 class Accumulator:
-    """Rebuilds the whole message from the raw stream events, as the API would have sent it."""
+    """Rebuilds the whole message from the raw stream events, as the API would have sent it.
+
+    This runs once per chunk on the caller's thread, so deltas are read straight off the
+    event objects and their text is collected in lists, joined once at the end.
+    """
+
+    # delta type → (the block field its text goes to, whether it counts as output)
+    TEXT_DELTAS = {
+        "text_delta": ("text", "text", True),
+        "thinking_delta": ("thinking", "thinking", True),
+        "input_json_delta": ("partial_json", "partial_json", True),
+        "signature_delta": ("signature", "signature", False),
+    }
 
     def __init__(self) -> None:
         self.message: dict[str, Any] = {}
         self.usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}
-        self.partial_json: dict[int, str] = {}
+        self.pieces: dict[tuple[int, str], list[str]] = {}
         self.chars = 0
         self.stopped = False
+        self._last_key: tuple[int, str] | None = None
+        self._last_pieces: list[str] = []
 
     def feed(self, event: Any) -> bool:
         """Take one event; True when it was a content delta (a chunk of output)."""
         kind = _get(event, "type")
+        if kind == "content_block_delta":
+            delta = _get(event, "delta")
+            self._delta(_get(event, "index"), _View(delta) if type(delta) is dict else delta)
+            return True
         if kind == "message_start":
             message = plain(_get(event, "message")) or {}
             self.message = {k: v for k, v in message.items() if k not in ("content", "usage")}
             self.usage.update(message.get("usage") or {})
         elif kind == "content_block_start":
             self.blocks[_get(event, "index")] = plain(_get(event, "content_block")) or {}
-        elif kind == "content_block_delta":
-            self._delta(_get(event, "index"), plain(_get(event, "delta")) or {})
-            return True
         elif kind == "content_block_stop":
             self._finish_block(_get(event, "index"))
         elif kind == "message_delta":
             delta = plain(_get(event, "delta")) or {}
             self.message.update({k: v for k, v in delta.items() if v is not None})
             # Usage in message_delta is cumulative: later values replace earlier ones.
-            self.usage.update(
-                {k: v for k, v in (plain(_get(event, "usage")) or {}).items() if v is not None}
-            )
+            usage = plain(_get(event, "usage")) or {}
+            self.usage.update({k: v for k, v in usage.items() if v is not None})
         elif kind == "message_stop":
             self.stopped = True
         return False
 
-    def _delta(self, index: int, delta: dict[str, Any]) -> None:
+    def _delta(self, index: int, delta: Any) -> None:
+        # Plain getattr: the builtin costs less than a helper call, and this runs per chunk.
+        kind = getattr(delta, "type", None)
+        known = self.TEXT_DELTAS.get(kind)
+        if known is not None:
+            source, field, counts = known
+            text = getattr(delta, source, None) or ""
+            key = (index, field)
+            if key == self._last_key:  # the common case: another chunk of the same block
+                self._last_pieces.append(text)
+            else:
+                self._last_key = key
+                self._last_pieces = self.pieces.setdefault(key, [])
+                self._last_pieces.append(text)
+            if counts:
+                self.chars += len(text)
+            return
         block = self.blocks.setdefault(index, {})
-        kind = delta.get("type")
-        if kind == "text_delta":
-            block["text"] = block.get("text", "") + delta.get("text", "")
-            self.chars += len(delta.get("text", ""))
-        elif kind == "thinking_delta":
-            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
-            self.chars += len(delta.get("thinking", ""))
-        elif kind == "input_json_delta":
-            self.partial_json[index] = self.partial_json.get(index, "") + delta.get(
-                "partial_json", ""
-            )
-            self.chars += len(delta.get("partial_json", ""))
-        elif kind == "signature_delta":
-            block["signature"] = block.get("signature", "") + delta.get("signature", "")
-        elif kind == "citations_delta":
-            block.setdefault("citations", []).append(delta.get("citation"))
+        if kind == "citations_delta":
+            block.setdefault("citations", []).append(plain(_get(delta, "citation")))
         else:  # a delta this version does not know: keep it rather than lose it
-            block.setdefault("unparsed_deltas", []).append(delta)
+            block.setdefault("unparsed_deltas", []).append(plain(delta))
+
+    def _join(self, index: int) -> None:
+        """Move the collected text of a block into the block."""
+        block = self.blocks.setdefault(index, {})
+        for (piece_index, field), pieces in list(self.pieces.items()):
+            if piece_index == index:
+                block[field] = block.get(field, "") + "".join(pieces)
+                del self.pieces[(piece_index, field)]
+        self._last_key = None
 
     def _finish_block(self, index: int) -> None:
-        if index not in self.partial_json:
+        self._join(index)
+        block = self.blocks[index]
+        if "partial_json" not in block:
             return
-        text = self.partial_json.pop(index)
-        block = self.blocks.setdefault(index, {})
+        text = block.pop("partial_json")
         try:
             block["input"] = json.loads(text) if text else {}
         except ValueError:
@@ -134,7 +169,7 @@ class Accumulator:
             block["partial_input_json"] = text
 
     def content(self) -> list[dict[str, Any]]:
-        for index in list(self.partial_json):  # blocks the stream never finished
+        for index in {index for index, _ in self.pieces}:  # blocks the stream never finished
             self._finish_block(index)
         return [self.blocks[index] for index in sorted(self.blocks)]
 
