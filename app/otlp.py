@@ -37,6 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 Format = Literal["protobuf", "json"]
 
@@ -52,6 +53,9 @@ MEDIA_TYPE_OF: dict[Format, str] = {
 
 MAX_INT64 = 2**63 - 1
 GZIP_MAGIC = b"\x1f\x8b"
+# Exporters send one gzip member; the format allows more, but not without end.
+MAX_GZIP_MEMBERS = 1024
+INFLATE_CHUNK = 64 * 1024
 SPAN_KINDS = range(0, 6)  # UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER
 STATUS_CODES = range(0, 3)  # UNSET, OK, ERROR
 # A message about rejected spans names this many distinct problems, then says how many more.
@@ -105,33 +109,46 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def _inflate(body: bytes, limit: int, *, wbits: int, name: str, members: bool) -> bytes:
+    """Inflate `body` (gzip may hold several members), in linear time and bounded memory.
+
+    Input is handed to zlib a chunk at a time, so what zlib copies back after a member ends is
+    at most a chunk, and the number of members is capped: a body of many tiny members cannot
+    make the work grow with the square of its size.
+    """
     out = bytearray()
-    data = body
-    while True:
+    view = memoryview(body)
+    position = 0  # how much of the body has been handed to zlib
+    leftover = b""  # what zlib was handed but the member before did not use
+    for _ in range(MAX_GZIP_MEMBERS):
         inflater = zlib.decompressobj(wbits)
+        data: bytes | memoryview = leftover
         try:
-            while data:
+            while not inflater.eof:
+                if not data:
+                    if position >= len(body):
+                        break
+                    data = view[position : position + INFLATE_CHUNK]
+                    position += len(data)
                 out += inflater.decompress(data, limit + 1 - len(out))
                 if len(out) > limit:
                     raise OtlpError(
                         413, f"body is larger than {limit} bytes once {name}-decompressed"
                     )
                 data = inflater.unconsumed_tail
-            out += inflater.flush()
         except zlib.error as exc:
             raise OtlpError(400, f"body is not valid {name} data: {exc}") from None
-        if len(out) > limit:
-            raise OtlpError(413, f"body is larger than {limit} bytes once {name}-decompressed")
         if not inflater.eof:
             raise OtlpError(400, f"{name} body is truncated")
-        data = inflater.unused_data
+        leftover = inflater.unused_data
+        remaining = len(leftover) + len(body) - position
+        if not remaining:
+            return bytes(out)
+        head = (leftover + bytes(view[position : position + 2]))[:2]
         # gzip allows several members one after another; anything else after the end is junk,
         # and is reported as such rather than as a bad header of a member that is not there.
-        if not data or not members or not data.startswith(GZIP_MAGIC):
-            break
-    if data:
-        raise OtlpError(400, f"{name} body has {len(data)} bytes of trailing data")
-    return bytes(out)
+        if not members or head != GZIP_MAGIC:
+            raise OtlpError(400, f"{name} body has {remaining} bytes of trailing data")
+    raise OtlpError(400, f"{name} body has more than {MAX_GZIP_MEMBERS} members")
 
 
 # --- request parsing ---------------------------------------------------------------------------
@@ -200,6 +217,18 @@ _SPAN_ID_KEYS = ("spanId", "span_id")
 _SPAN_KEYS = _TRACE_ID_KEYS + _SPAN_ID_KEYS + ("parentSpanId", "parent_span_id")
 
 
+_SPAN_KIND_NAMES = frozenset(Span.SpanKind.keys())
+_STATUS_CODE_NAMES = frozenset(Status.StatusCode.keys())
+
+
+def _check_enum(value: Any, names: frozenset[str], where: str, what: str) -> None:
+    """protobuf's JSON parser reads an unknown enum name as 0 and 1.5 as 1 when told to ignore
+    unknown fields, which would turn an error status into "unset" without a word."""
+    if value is None or (type(value) is int) or (isinstance(value, str) and value in names):
+        return
+    raise OtlpError(400, f"{where} {value!r} is not a known {what}")
+
+
 def _fix_trace_ids(document: dict) -> None:
     for r, rs in _items(document, "resourceSpans", "resource_spans"):
         for s, ss in _items(rs, "scopeSpans", "scope_spans"):
@@ -208,6 +237,11 @@ def _fix_trace_ids(document: dict) -> None:
                     continue
                 where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
                 _hex_to_base64(span, _SPAN_KEYS, where)
+                _check_enum(span.get("kind"), _SPAN_KIND_NAMES, f"{where}.kind", "SpanKind")
+                status = span.get("status")
+                if isinstance(status, dict):
+                    code = status.get("code")
+                    _check_enum(code, _STATUS_CODE_NAMES, f"{where}.status.code", "StatusCode")
                 for k, link in _items(span, "links"):
                     if isinstance(link, dict):
                         _hex_to_base64(link, _TRACE_ID_KEYS + _SPAN_ID_KEYS, f"{where}.links[{k}]")

@@ -172,12 +172,10 @@ def list_traces(
     elif filters.status == "ok":
         query = query.where(t.error_count == 0)
     if filters.service:
-        query = query.where(
-            sa.or_(
-                t.service_name == filters.service,
-                _span_in_trace(spans.c.service_name == filters.service),
-            )
-        )
+        # The traces any span of the service belongs to, found once through the service index
+        # (a correlated EXISTS would scan the service's spans again for every trace).
+        in_service = sa.select(spans.c.trace_id).where(spans.c.service_name == filters.service)
+        query = query.where(t.trace_id.in_(in_service))
     if filters.model:
         query = query.where(
             _span_in_trace(

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app import store
 from app.otlp import Batch
@@ -35,7 +36,16 @@ class Overloaded(Exception):
 
 
 class WriteFailed(Exception):
-    """The database refused the write; the batch was not stored."""
+    """The database refused the write; the batch was not stored.
+
+    `retryable` says whether the same batch may succeed later (a locked or unreachable
+    database) or never will (data the database rejects), so that the receiver can ask the
+    exporter to retry, or tell it why not, rather than have it retry forever.
+    """
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass
@@ -99,7 +109,11 @@ class Writer:
                     break
                 group.append(more)
                 records += more.size
-            self._commit(group)
+            try:
+                self._commit(group)
+            except BaseException as exc:  # the thread must outlive any one group
+                log.exception("the writer failed on a group of %d batches", len(group))
+                self._finish(group, WriteFailed(f"the writer failed: {exc}", retryable=True))
 
     def _commit(self, group: list[_Job]) -> None:
         try:
@@ -109,6 +123,13 @@ class Writer:
                     [job.batch for job in group if job.signal == "traces"],
                     [job.batch for job in group if job.signal == "logs"],
                 )
+        except OperationalError as exc:
+            # Locked, full or unreachable: every batch of the group would fail the same way.
+            log.warning(
+                "could not store %d batches, asking exporters to retry: %s", len(group), exc
+            )
+            self._finish(group, WriteFailed(f"the database is unavailable: {exc}", retryable=True))
+            return
         except Exception as exc:
             if len(group) > 1:
                 # Do not let one bad request fail the others: commit each on its own.
@@ -116,7 +137,8 @@ class Writer:
                     self._commit([job])
                 return
             log.exception("could not store a batch of %d records", group[0].size)
-            self._finish(group, WriteFailed(f"the database refused the write: {exc}"))
+            message = f"the database refused this batch: {exc}"
+            self._finish(group, WriteFailed(message, retryable=False))
             return
         self._finish(group, None)
 
@@ -124,9 +146,12 @@ class Writer:
         with self._lock:
             self._pending -= sum(job.size for job in group)
         for job in group:
-            if job.future.cancelled():  # nobody is waiting; setting a result would raise
+            if job.future.done():  # already finished, or nobody is waiting any more
                 continue
-            if error is None:
-                job.future.set_result(None)
-            else:
-                job.future.set_exception(error)
+            try:
+                if error is None:
+                    job.future.set_result(None)
+                else:
+                    job.future.set_exception(error)
+            except InvalidStateError:  # cancelled between the check and now
+                pass

@@ -98,8 +98,12 @@ def first(attributes: dict[str, Any], *keys: str) -> Any:
 
 
 def structured(value: Any) -> Any:
-    """A value that may arrive as a JSON string or as a structured OTLP value."""
-    if isinstance(value, str):
+    """A value that may arrive as a JSON string or as a structured OTLP value.
+
+    Only text that looks like a JSON array or object is parsed: a plain instruction such as
+    "null" or "42" is text, and stays text.
+    """
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:

@@ -162,7 +162,9 @@ def _time_ns(name: str, value: str | None) -> int | None:
         return None
     # isdigit alone is true of "²" and other digits int() refuses.
     if value.isascii() and value.isdigit():
-        return _clamp(int(value))
+        digits = value.lstrip("0") or "0"
+        # Past 20 digits it is past any 64-bit time, and int() refuses past 4300 digits.
+        return _clamp(int(digits) if len(digits) <= 20 else 10**20)
     try:
         # RFC 3339 allows a lower-case "t" and "z"; Python's parser does not.
         moment = datetime.fromisoformat(value.upper())

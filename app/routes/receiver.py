@@ -19,6 +19,8 @@ from app.writer import Overloaded, WriteFailed
 router = APIRouter(tags=["OTLP receiver"])
 
 RETRY_AFTER_SECONDS = "1"
+# OTLP exporters retry 503 after Retry-After.
+RETRY = {"Retry-After": RETRY_AFTER_SECONDS}
 NOUNS = {"traces": "span", "logs": "log record"}
 
 
@@ -74,15 +76,14 @@ async def _export(request: Request, signal: str) -> Response:
             # Shielded: if this request is cancelled (a client gone, a server shutting down),
             # the batch is still written, and the writer must not find its future cancelled.
             await asyncio.shield(asyncio.wrap_future(state.writer.submit(signal, batch)))
-        except (Overloaded, WriteFailed) as exc:
-            # Both are worth a retry: OTLP exporters retry 503 after Retry-After.
-            text = (
-                f"collector is busy ({exc}); retry later"
-                if isinstance(exc, Overloaded)
-                else str(exc)
-            )
-            headers = {"Retry-After": RETRY_AFTER_SECONDS}
-            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **headers)
+        except Overloaded as exc:
+            text = f"collector is busy ({exc}); retry later"
+            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **RETRY)
+        except WriteFailed as exc:
+            # Worth a retry only when the database may take the same batch later.
+            if exc.retryable:
+                return _reply(fmt, 503, otlp.error_reply(fmt, 503, str(exc)), **RETRY)
+            return _reply(fmt, 400, otlp.error_reply(fmt, 400, str(exc)))
     return _reply(fmt, 200, otlp.success_reply(signal, fmt, batch.rejected, message))
 
 

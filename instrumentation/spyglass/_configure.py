@@ -49,7 +49,7 @@ def configure(
     token: str | None = None,
     capture_content: bool | None = None,
     *,
-    keep_media: bool = False,
+    keep_media: bool | None = None,
 ) -> TracerProvider:
     """Send spans to a Spyglass collector, batched in the background and flushed at exit.
 
@@ -61,7 +61,10 @@ def configure(
     """
     if capture_content is None:
         capture_content = _settings.from_environment().capture_content
-    _settings.update(capture_content=capture_content, keep_media=keep_media)
+    changes: dict[str, bool] = {"capture_content": capture_content}
+    if keep_media is not None:
+        changes["keep_media"] = keep_media
+    _settings.update(**changes)
 
     global _configured
     url = resolve_endpoint(endpoint)
@@ -82,6 +85,12 @@ def configure(
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
         provider = existing
+        if service_name:
+            log.warning(
+                "spyglass: the app's tracer provider already names the service; "
+                "service_name=%r is not applied",
+                service_name,
+            )
     else:
         attributes = {SERVICE_NAME: service_name} if service_name else {}
         # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
@@ -96,12 +105,11 @@ def configure(
 
 
 def _flush_at_exit(processor: BatchSpanProcessor, exporter: OTLPSpanExporter) -> None:
-    """Send the last spans, giving up on a collector that is down after EXIT_FLUSH_TIMEOUT_S."""
-    # Shutting the exporter down interrupts its retry back-off, which ends the processor's flush.
-    give_up = threading.Timer(EXIT_FLUSH_TIMEOUT_S, exporter.shutdown)
-    give_up.daemon = True
-    give_up.start()
-    try:
-        processor.shutdown()
-    finally:
-        give_up.cancel()
+    """Send the last spans, giving up on a collector that is down or silent after
+    EXIT_FLUSH_TIMEOUT_S: the flush runs in a daemon thread, which the exit does not wait for."""
+    flush = threading.Thread(target=processor.shutdown, name="spyglass-exit-flush", daemon=True)
+    flush.start()
+    flush.join(EXIT_FLUSH_TIMEOUT_S)
+    if flush.is_alive():
+        # Stops the exporter's retry back-off; a request already waiting is left to the exit.
+        exporter.shutdown()

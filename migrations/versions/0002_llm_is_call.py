@@ -17,7 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("spans") as batch:
         batch.add_column(sa.Column("llm_is_call", sa.Boolean, nullable=True))
-    op.execute("UPDATE spans SET llm_is_call = (llm_convention IS NOT NULL)")
+    # As the app writes it: true for a call, NULL for spans that are not LLM calls.
+    op.execute("UPDATE spans SET llm_is_call = TRUE WHERE llm_convention IS NOT NULL")
 
 
 def downgrade() -> None:

@@ -86,3 +86,11 @@ def test_an_absurd_token_count_does_not_block_the_batch(engine) -> None:
         store.write(connection, [batch])
     assert [record["llm_input_tokens"] for record in batch.records] == [None, None]
     assert batch.records[0]["attributes"]["gen_ai.usage.input_tokens"] == 2**63 - 1
+
+
+@pytest.mark.parametrize("text", ["null", "42", "true", '"quoted"', "[not json"])
+def test_plain_text_instructions_stay_text(text: str) -> None:
+    from app.conventions.otel_genai import CONVENTION
+
+    conversation = CONVENTION.conversation({**GENAI, "gen_ai.system_instructions": text})
+    assert conversation["system_instructions"] == [{"type": "text", "content": text}]

@@ -711,3 +711,44 @@ def test_encode_stays_within_the_cap_with_very_many_small_items() -> None:
     assert kept, "the latest messages are kept"
     assert kept[-1]["parts"][0]["content"] == "message 999"
     assert len("message 999") < MIN_TEXT_CHARS
+
+
+def test_secrets_in_parameters_are_redacted(
+    client: anthropic.Anthropic, spans, instrumented
+) -> None:
+    servers = [
+        {
+            "type": "url",
+            "url": "https://mcp.example",
+            "name": "m",
+            "authorization_token": "SECRET-1",
+        }
+    ]
+    ask(
+        client,
+        extra_body={"mcp_servers": servers, "metadata": {"user_id": "u1", "api_key": "SECRET-2"}},
+    )
+    span = spans.one()
+    parameters = Captured.json(span, "anthropic.request.parameters")
+    assert parameters["mcp_servers"][0]["authorization_token"] == "[redacted]"
+    assert parameters["mcp_servers"][0]["url"] == "https://mcp.example"
+    assert parameters["metadata"] == {"user_id": "u1", "api_key": "[redacted]"}
+    assert "SECRET" not in json.dumps(dict(span.attributes))
+
+
+def test_parameters_count_as_content(client: anthropic.Anthropic, spans, instrumented) -> None:
+    _settings.update(capture_content=False)
+    ask(client, extra_body={"metadata": {"user_id": "u1"}})
+    span = spans.one()
+    assert "anthropic.request.parameters" not in span.attributes
+    assert span.attributes["gen_ai.request.max_tokens"] == 100
+
+
+def test_kept_media_larger_than_the_text_limit_is_left_out_and_marked() -> None:
+    data = base64.b64encode(b"\x89PNG" + bytes(300_000)).decode()
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+    text, truncated = encode(Settings(keep_media=True), lambda c: c.parts([image]))
+    [part] = json.loads(text)
+    assert truncated and part["truncated"] is True
+    assert "content" not in part
+    assert part["size"] == 300_004

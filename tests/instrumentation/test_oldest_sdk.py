@@ -88,6 +88,7 @@ def test_the_declared_minimum_is_the_version_tested() -> None:
     assert f"anthropic=={_declared_minimum()}" == OLDEST
 
 
+@pytest.mark.timeout(900)  # the first run installs the environment from the registry
 def test_the_oldest_sdk_is_instrumented(oldest_python: Path) -> None:
     with FakeAnthropic() as fake:
         fake.enqueue(

@@ -27,7 +27,32 @@ def _scalar_list(value: Any) -> list[str] | None:
     return None
 
 
-def request_attributes(params: dict[str, Any]) -> dict[str, Any]:
+# "…token" but not "…tokens": authorization_token is a secret, max_tokens is not.
+_SECRET_WORDS = ("secret", "password", "authorization", "api_key", "apikey", "credential")
+
+
+def _is_secret(key: Any) -> bool:
+    name = str(key).lower()
+    return name.endswith("token") or any(word in name for word in _SECRET_WORDS)
+
+
+REDACTED = "[redacted]"
+
+
+def redacted(value: Any) -> Any:
+    """`value` with the value of every key that names a secret replaced, at any depth.
+
+    Parameters such as `mcp_servers[].authorization_token` carry credentials; a trace store
+    is no place for them.
+    """
+    if isinstance(value, dict):
+        return {key: REDACTED if _is_secret(key) else redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
+
+
+def request_attributes(params: dict[str, Any], capture_content: bool) -> dict[str, Any]:
     """The request's model and parameters, from the merged JSON body."""
     result: dict[str, Any] = {}
 
@@ -64,10 +89,11 @@ def request_attributes(params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(thread, dict):
         put("anthropic.thread.previous_message_id", thread.get("previous_message_id"))
 
-    # Every other parameter, so that nothing sent is lost (metadata, container, MCP servers, …).
+    # Every other parameter, so that nothing sent is lost (metadata, container, MCP servers, …),
+    # with secrets redacted. They can hold user data, so they count as content.
     rest = {k: v for k, v in params.items() if k not in CONTENT_PARAMS}
-    if rest:
-        result["anthropic.request.parameters"] = _json(rest)
+    if rest and capture_content:
+        result["anthropic.request.parameters"] = _json(redacted(rest))
     return result
 
 

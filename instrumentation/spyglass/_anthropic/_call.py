@@ -96,7 +96,7 @@ class Call:
                     "gen_ai.operation.name": "chat",
                     "gen_ai.provider.name": self.provider,
                     "spyglass.span.type": "llm.request",
-                    **attrs.request_attributes(self.params),
+                    **attrs.request_attributes(self.params, self.settings.capture_content),
                 }
             )
             if self.settings.capture_content:

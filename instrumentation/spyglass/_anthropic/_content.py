@@ -215,7 +215,13 @@ class Converter:
                 "sha256": hashlib.sha256(raw).hexdigest(),
             }
             if self.settings.keep_media:
-                part["content"] = data
+                # Kept within the same bound as any text, so that the size cap holds and one
+                # large image cannot crowd out the conversation.
+                if len(data) <= self.max_chars:
+                    part["content"] = data
+                else:
+                    self.truncated = True
+                    part["truncated"] = True
         elif kind == "url":
             part = {"type": "uri", "modality": modality, "uri": source.get("url")}
         elif kind == "file":

@@ -648,6 +648,9 @@ def test_a_full_write_queue_gets_503_with_retry_after(
                 assert busy.headers["retry-after"].isdigit()
                 assert "collector is busy" in error_message(busy, media_type)
             assert client.get("/healthz").status_code == 200
+            # While its batch is held uncommitted, the first request has no answer: a 200
+            # comes only once the batch is stored.
+            assert replies == []
         finally:
             slow.release.set()
             background.join(WAIT_SECONDS)
