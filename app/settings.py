@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="spans waiting to be written before new exports get 503 and Retry-After",
     )
     access_log: bool = Field(False, description="log every HTTP request")
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host header names answered; default: loopback names when bound to"
+        " loopback, any otherwise; '*' for any",
+    )
 
     @property
     def resolved_database_url(self) -> str:

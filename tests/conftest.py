@@ -24,6 +24,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
             monkeypatch.delenv(name)
     # Errors inside the spyglass client are swallowed in apps; under our tests they must show.
     monkeypatch.setenv("SPYGLASS_RAISE_INTERNAL_ERRORS", "1")
+    # In-process tests reach the app as "testserver"; the Host check has its own tests.
+    monkeypatch.setenv("SPYGLASS_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "::1", "testserver"]')
     data_dir = tmp_path / "data"
     monkeypatch.setenv("SPYGLASS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))

@@ -65,3 +65,50 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     migrate(engine)
     assert _tables(engine) == APP_TABLES
     engine.dispose()
+
+
+def test_0002_marks_the_stored_llm_spans_as_calls(database_url: str) -> None:
+    engine = create_engine(database_url)
+    migrate(engine, "0001")
+    row = {
+        "span_id": b"\x01" * 8,
+        "parent_span_id": None,
+        "trace_state": "",
+        "flags": 0,
+        "name": "x",
+        "kind": 1,
+        "start_ns": 1,
+        "end_ns": 2,
+        "duration_ns": 1,
+        "status_code": 0,
+        "status_message": "",
+        "service_name": "s",
+        "scope_name": "",
+        "resource_hash": b"r" * 16,
+        "scope_hash": b"s" * 16,
+        "attributes": "{}",
+        "dropped_attributes_count": 0,
+        "events": "[]",
+        "dropped_events_count": 0,
+        "links": "[]",
+        "dropped_links_count": 0,
+    }
+    columns = ", ".join([*row, "trace_id", "llm_convention"])
+    values = ", ".join(f":{name}" for name in [*row, "trace_id", "llm_convention"])
+    insert = sa.text(f"INSERT INTO spans ({columns}) VALUES ({values})")  # noqa: S608
+    with engine.begin() as connection:
+        connection.execute(
+            insert, {**row, "trace_id": b"\x0a" * 16, "llm_convention": "otel-genai"}
+        )
+        connection.execute(insert, {**row, "trace_id": b"\x0b" * 16, "llm_convention": None})
+    migrate(engine, "0002")
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT llm_convention, llm_is_call FROM spans ORDER BY trace_id")
+        ).all()
+    engine.dispose()
+    # As the app writes them: true for a call, NULL for a span that is no LLM call.
+    assert [(c, None if v is None else bool(v)) for c, v in found] == [
+        ("otel-genai", True),
+        (None, None),
+    ]

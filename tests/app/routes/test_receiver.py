@@ -673,7 +673,7 @@ def test_a_request_cancelled_while_writing_is_stored_and_the_writer_survives(
 
     async def abandon() -> None:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://spyglass") as other:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as other:
             task = asyncio.create_task(
                 other.post(
                     "/v1/traces", content=request(item).SerializeToString(), headers=PROTOBUF
