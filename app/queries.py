@@ -412,10 +412,37 @@ def span_log_views(connection: sa.Connection, trace_id: bytes, span_id: bytes) -
     ]
 
 
-def span_attributes(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Any:
-    """The attributes and LLM convention of one span, for the conversation endpoint."""
-    return connection.execute(
-        sa.select(spans.c.attributes, spans.c.llm_convention).where(
-            spans.c.trace_id == trace_id, spans.c.span_id == span_id
-        )
+def llm_call(
+    connection: sa.Connection, trace_id: bytes, span_id: bytes
+) -> tuple[str | None, list[dict[str, Any]]] | None:
+    """The LLM call a span records: (convention, [the call's attributes, then its parts']).
+
+    A call may be recorded by more than one span: Spyglass's client records a streamed
+    response in a child span that is not a call of its own (`llm_is_call` false). Asked about
+    either span, this returns the call first and its parts after. None for an unknown span.
+    """
+    s = spans.c
+    columns = (s.span_id, s.parent_span_id, s.attributes, s.llm_convention, s.llm_is_call)
+    row = connection.execute(
+        sa.select(*columns).where(s.trace_id == trace_id, s.span_id == span_id)
     ).first()
+    if row is None:
+        return None
+    call = row
+    if row.llm_convention is not None and row.llm_is_call is False and row.parent_span_id:
+        parent = connection.execute(
+            sa.select(*columns).where(s.trace_id == trace_id, s.span_id == row.parent_span_id)
+        ).first()
+        if parent is not None and parent.llm_convention is not None:
+            call = parent
+    parts = connection.execute(
+        sa.select(s.attributes)
+        .where(
+            s.trace_id == trace_id,
+            s.parent_span_id == call.span_id,
+            s.llm_convention.is_not(None),
+            s.llm_is_call.is_(False),
+        )
+        .order_by(s.start_ns, s.span_id)
+    ).scalars()
+    return call.llm_convention, [call.attributes, *parts]

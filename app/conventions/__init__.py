@@ -8,6 +8,7 @@ span reads it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from app.conventions import otel_genai, spyglass
@@ -21,7 +22,12 @@ class Convention(Protocol):
 
     def summarize(self, attributes: dict[str, Any]) -> LlmSummary: ...
 
-    def conversation(self, attributes: dict[str, Any]) -> dict[str, Any]: ...
+    def conversation(
+        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """The call as a conversation; `parts` are the attributes of spans that record
+        parts of the same call (a streamed response)."""
+        ...
 
 
 # Most specific first: our own spans also carry the generic GenAI keys.

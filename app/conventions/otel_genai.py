@@ -7,6 +7,7 @@ have the normalised shape, so anything that is not a list of messages is kept as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.conventions.common import (
@@ -53,7 +54,9 @@ class OtelGenAI:
             time_to_first_token_ms=None if ttft_s is None else ttft_s * 1000.0,
         )
 
-    def conversation(self, attributes: dict[str, Any]) -> dict[str, Any]:
+    def conversation(
+        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
         summary = self.summarize(attributes)
         return {
             "provider": summary.provider,

@@ -7,6 +7,7 @@ the output, the usage and the stream's timing; it is not a call of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.conventions.common import LlmSummary, as_float, as_int, structured
@@ -32,15 +33,23 @@ class Spyglass:
             )
         return summary
 
-    def conversation(self, attributes: dict[str, Any]) -> dict[str, Any]:
+    def conversation(
+        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """The request span's input, with the output, usage and timing of its stream span."""
         conversation = GENAI.conversation(attributes)
-        conversation["streaming"] = _streaming(attributes)
+        stream = next((p for p in parts if p.get(SPAN_TYPE) == "llm.stream"), None)
+        if stream is None and attributes.get(SPAN_TYPE) == "llm.stream":
+            stream = attributes
+        if stream is not None and stream is not attributes:
+            streamed = GENAI.conversation(stream)
+            for key in ("output_messages", "usage", "finish_reasons", "response_model"):
+                conversation[key] = streamed[key]
+        conversation["streaming"] = _streaming(stream) if stream is not None else None
         return conversation
 
 
-def _streaming(attributes: dict[str, Any]) -> dict[str, Any] | None:
-    if attributes.get(SPAN_TYPE) != "llm.stream":
-        return None
+def _streaming(attributes: dict[str, Any]) -> dict[str, Any]:
     timeline = structured(attributes.get("spyglass.stream.timeline"))
     return {
         "time_to_first_token_ms": as_float(

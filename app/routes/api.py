@@ -296,15 +296,16 @@ def get_span(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
 )
 def get_conversation(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
     ids = _id(queries.parse_trace_id, trace_id), _id(queries.parse_span_id, span_id)
-    row = _read(request, queries.span_attributes, *ids)
-    if row is None:
+    found = _read(request, queries.llm_call, *ids)
+    if found is None:
         raise _not_found(f"span {span_id} of trace {trace_id}")
-    if row.llm_convention is None or row.llm_convention not in BY_NAME:
+    convention, (attributes, *parts) = found
+    if convention is None or convention not in BY_NAME:
         raise HTTPException(status_code=404, detail=f"span {span_id} is not an LLM call")
-    conversation = BY_NAME[row.llm_convention].conversation(row.attributes)
+    conversation = BY_NAME[convention].conversation(attributes, parts)
     return {
         "trace_id": trace_id.lower(),
         "span_id": span_id.lower(),
-        "convention": row.llm_convention,
+        "convention": convention,
         **conversation,
     }

@@ -108,9 +108,17 @@ def test_every_call_style_reaches_the_collector(collector: Collector) -> None:
             assert stream["attributes"]["spyglass.stream.complete"] is True, name
             assert stream["llm"]["streaming"] is True
             assert stream["llm"]["time_to_first_token_ms"] > 0
-            conversation = httpx.get(
-                f"{collector.url}/api/v1/traces/{summary['trace_id']}/spans/{stream['span_id']}/conversation"
-            ).json()
+            # The call is one conversation, asked of either of its two spans.
+            base = f"{collector.url}/api/v1/traces/{summary['trace_id']}/spans"
+            conversation = httpx.get(f"{base}/{request['span_id']}/conversation").json()
+            from_stream = httpx.get(f"{base}/{stream['span_id']}/conversation").json()
+            assert {**from_stream, "span_id": None} == {**conversation, "span_id": None}
+            assert conversation["system_instructions"] == [
+                {"type": "text", "content": "You are terse."}
+            ]
+            assert conversation["usage"]["input_tokens"] == 135
+            assert conversation["finish_reasons"] == ["tool_use"]
+            assert conversation["streaming"]["complete"] is True
             parts = conversation["output_messages"][0]["parts"]
             assert [p["type"] for p in parts] == ["reasoning", "text", "tool_call"], name
             assert parts[2]["arguments"] == {"city": "Paris"}
