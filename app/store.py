@@ -73,7 +73,53 @@ def write(
     span_rows = _by_key(span_batches, "trace_id", "span_id")
     _upsert(connection, spans, span_rows)
     _insert_new(connection, span_logs, _by_key(log_batches, "log_id"))
-    recompute_traces(connection, {row["trace_id"] for row in span_rows})
+    trace_ids = {row["trace_id"] for row in span_rows}
+    fold_call_parts(connection, trace_ids)
+    recompute_traces(connection, trace_ids)
+
+
+# What a part of a call (a streamed response) knows better than the call's own span.
+FOLDED = (
+    "llm_response_model",
+    "llm_input_tokens",
+    "llm_output_tokens",
+    "llm_cache_read_tokens",
+    "llm_cache_creation_tokens",
+    "llm_finish_reasons",
+    "llm_ttft_ms",
+)
+
+
+def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
+    """Give each call span the response facts of its parts, so one span summarises the call.
+
+    A streamed call is recorded as a request span (the call) and a child span with the
+    response, which is not a call of its own. Recomputed on every write of the trace, in either
+    order of arrival, so a re-exported request span gets its parts' facts back.
+    """
+    part = spans.alias("part")
+    belongs = sa.and_(
+        part.c.trace_id == spans.c.trace_id,
+        part.c.parent_span_id == spans.c.span_id,
+        part.c.llm_convention.is_not(None),
+        part.c.llm_is_call.is_(False),
+    )
+
+    def from_part(name: str) -> Any:
+        found = sa.select(part.c[name]).where(belongs, part.c[name].is_not(None))
+        return found.order_by(part.c.start_ns).limit(1).scalar_subquery()
+
+    ordered = sorted(trace_ids)
+    for start in range(0, len(ordered), CHUNK):
+        connection.execute(
+            spans.update()
+            .where(
+                spans.c.trace_id.in_(ordered[start : start + CHUNK]),
+                spans.c.llm_is_call.is_(True),
+                sa.exists().where(belongs),
+            )
+            .values({name: sa.func.coalesce(from_part(name), spans.c[name]) for name in FOLDED})
+        )
 
 
 def recompute_traces(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
@@ -88,6 +134,11 @@ def recompute_traces(connection: sa.Connection, trace_ids: Iterable[bytes]) -> N
 def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[str, Any]]:
     s = spans.c
     is_llm = s.llm_convention.is_not(None)
+
+    def of_calls(column: Any) -> Any:
+        # A call's parts were folded into it: counting them too would count twice.
+        return sa.case((s.llm_is_call.is_(True), column))
+
     totals = connection.execute(
         sa.select(
             s.trace_id,
@@ -96,12 +147,12 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
             sa.func.max(s.end_ns).label("end_ns"),
             sa.func.sum(sa.case((s.status_code == STATUS_ERROR, 1), else_=0)).label("error_count"),
             sa.func.sum(sa.case((s.llm_is_call.is_(True), 1), else_=0)).label("llm_call_count"),
-            sa.func.coalesce(sa.func.sum(s.llm_input_tokens), 0).label("input_tokens"),
-            sa.func.coalesce(sa.func.sum(s.llm_output_tokens), 0).label("output_tokens"),
-            sa.func.coalesce(sa.func.sum(s.llm_cache_read_tokens), 0).label(
+            sa.func.coalesce(sa.func.sum(of_calls(s.llm_input_tokens)), 0).label("input_tokens"),
+            sa.func.coalesce(sa.func.sum(of_calls(s.llm_output_tokens)), 0).label("output_tokens"),
+            sa.func.coalesce(sa.func.sum(of_calls(s.llm_cache_read_tokens)), 0).label(
                 "cache_read_input_tokens"
             ),
-            sa.func.coalesce(sa.func.sum(s.llm_cache_creation_tokens), 0).label(
+            sa.func.coalesce(sa.func.sum(of_calls(s.llm_cache_creation_tokens)), 0).label(
                 "cache_creation_input_tokens"
             ),
         )

@@ -450,3 +450,65 @@ def test_many_traces_in_one_write_beyond_one_chunk(engine: Engine, spans_per_tra
     with engine.connect() as connection:
         counts = connection.execute(sa.select(traces.c.span_count).distinct()).scalars().all()
     assert counts == [spans_per_trace]
+
+
+# --- a call recorded as two spans (the spyglass client's streamed calls) ------------------------
+
+STREAM_REQUEST = {
+    "spyglass.span.type": "llm.request",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-6",
+    "gen_ai.request.stream": True,
+}
+STREAM_RESPONSE = {
+    "spyglass.span.type": "llm.stream",
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-6",
+    "gen_ai.response.model": "claude-sonnet-4-6-20261101",
+    "gen_ai.usage.input_tokens": 135,
+    "gen_ai.usage.output_tokens": 40,
+    "gen_ai.usage.cache_read.input_tokens": 100,
+    "gen_ai.usage.cache_write.input_tokens": 10,
+    "gen_ai.response.finish_reasons": ["end_turn"],
+    "spyglass.stream.time_to_first_token_ms": 412.5,
+}
+
+
+def _write_spans(engine, *spans_) -> None:
+    body = request(*spans_).SerializeToString()
+    with engine.begin() as connection:
+        store.write(connection, [ingest.decode("traces", body, "protobuf", None, 1 << 20)])
+
+
+def _llm_columns(engine, span_id: bytes) -> dict:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(sa.select(spans).where(spans.c.span_id == span_id)).mappings().one()
+        )
+    return {k: v for k, v in row.items() if k.startswith("llm_")}
+
+
+@pytest.mark.parametrize("order", ["request first", "response first"])
+def test_a_streamed_call_is_summarised_on_its_request_span(engine, order: str) -> None:
+    trace = trace_id()
+    call = span("chat", trace=trace, attributes=STREAM_REQUEST)
+    part = span("chat stream", trace=trace, parent=call.span_id, attributes=STREAM_RESPONSE)
+    for item in [call, part] if order == "request first" else [part, call]:
+        _write_spans(engine, item)
+    columns = _llm_columns(engine, call.span_id)
+    assert columns["llm_is_call"] is True
+    assert (columns["llm_input_tokens"], columns["llm_output_tokens"]) == (135, 40)
+    assert (columns["llm_cache_read_tokens"], columns["llm_cache_creation_tokens"]) == (100, 10)
+    assert columns["llm_response_model"] == "claude-sonnet-4-6-20261101"
+    assert columns["llm_finish_reasons"] == ["end_turn"]
+    assert columns["llm_ttft_ms"] == 412.5
+    assert _llm_columns(engine, part.span_id)["llm_is_call"] is False
+    row = summary(engine, trace)
+    # One call, counted once: the part's tokens are not added a second time.
+    assert (row.llm_call_count, row.input_tokens, row.output_tokens) == (1, 135, 40)
+
+    # The request span exported again still carries its part's facts.
+    _write_spans(engine, call)
+    assert _llm_columns(engine, call.span_id)["llm_input_tokens"] == 135
+    assert summary(engine, trace).input_tokens == 135

@@ -107,6 +107,10 @@ def test_every_call_style_reaches_the_collector(collector: Collector) -> None:
             assert stream["parent_span_id"] == request["span_id"]
             assert stream["attributes"]["spyglass.stream.complete"] is True, name
             assert stream["llm"]["streaming"] is True
+            # The request span summarises the whole call, its stream's facts folded in.
+            assert request["llm"]["input_tokens"] == 135
+            assert request["llm"]["time_to_first_token_ms"] > 0
+            assert request["llm"]["finish_reasons"] == ["tool_use"]
             assert stream["llm"]["time_to_first_token_ms"] > 0
             # The call is one conversation, asked of either of its two spans.
             base = f"{collector.url}/api/v1/traces/{summary['trace_id']}/spans"
