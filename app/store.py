@@ -111,10 +111,25 @@ def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> No
 
     ordered = sorted(trace_ids)
     for start in range(0, len(ordered), CHUNK):
+        # Most traces have no parts at all: find the few that do before updating anything.
+        with_parts = (
+            connection.execute(
+                sa.select(spans.c.trace_id)
+                .distinct()
+                .where(
+                    spans.c.trace_id.in_(ordered[start : start + CHUNK]),
+                    spans.c.llm_is_call.is_(False),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not with_parts:
+            continue
         connection.execute(
             spans.update()
             .where(
-                spans.c.trace_id.in_(ordered[start : start + CHUNK]),
+                spans.c.trace_id.in_(with_parts),
                 spans.c.llm_is_call.is_(True),
                 sa.exists().where(belongs),
             )
