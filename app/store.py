@@ -185,32 +185,20 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
         summaries[trace_id]["models"].append(name)
 
     # The root names the trace. Children often arrive before their root (they end first),
-    # so until it comes the earliest span stands in.
-    roots = _earliest(
-        connection.execute(
-            sa.select(s.trace_id, s.span_id, s.name, s.service_name, s.start_ns).where(
-                s.trace_id.in_(trace_ids), s.parent_span_id.is_(None)
-            )
-        )
+    # so until it comes the earliest span stands in: one pass ranks each trace's spans, roots
+    # first, then by start.
+    is_child = sa.case((s.parent_span_id.is_(None), 0), else_=1)
+    rank = sa.func.row_number().over(
+        partition_by=s.trace_id, order_by=(is_child, s.start_ns, s.span_id)
     )
-    for trace_id, summary in summaries.items():
-        root = roots.get(trace_id)
-        if root is None:
-            stand_in = connection.execute(
-                sa.select(s.span_id, s.name, s.service_name)
-                .where(s.trace_id == trace_id)
-                .order_by(s.start_ns, s.span_id)
-                .limit(1)
-            ).one()
-            root = (None, stand_in.name, stand_in.service_name)
-        summary["root_span_id"], summary["name"], summary["service_name"] = root
+    ranked = (
+        sa.select(s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, rank.label("n"))
+        .where(s.trace_id.in_(trace_ids))
+        .subquery()
+    )
+    for row in connection.execute(sa.select(ranked).where(ranked.c.n == 1)):
+        summary = summaries[row.trace_id]
+        summary["root_span_id"] = row.span_id if row.parent_span_id is None else None
+        summary["name"], summary["service_name"] = row.name, row.service_name
         summary["models"].sort()
     return list(summaries.values())
-
-
-def _earliest(rows: Iterable[sa.Row]) -> dict[bytes, tuple[bytes, str, str | None]]:
-    best: dict[bytes, tuple[int, tuple[bytes, str, str | None]]] = {}
-    for trace_id, span_id, name, service, start_ns in rows:
-        if trace_id not in best or start_ns < best[trace_id][0]:
-            best[trace_id] = (start_ns, (span_id, name, service))
-    return {trace_id: value for trace_id, (_, value) in best.items()}
