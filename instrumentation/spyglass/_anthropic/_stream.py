@@ -347,7 +347,9 @@ class _RecordedAsyncEvents:
         await self.inner.aclose()  # type: ignore[attr-defined]
 
 
-class _SyncStreamMixin:
+class _StreamMixin:
+    """Finds the stream's recorder when the SDK builds it."""
+
     _spyglass: StreamRecorder | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -357,6 +359,8 @@ class _SyncStreamMixin:
         if recorder is not None:
             _end_when_dropped(self, recorder)
 
+
+class _SyncStreamMixin(_StreamMixin):
     def __stream__(self) -> Iterator[Any]:
         inner = super().__stream__()  # type: ignore[misc]
         recorder = self._spyglass
@@ -368,16 +372,7 @@ class _SyncStreamMixin:
         super().close()  # type: ignore[misc]
 
 
-class _AsyncStreamMixin:
-    _spyglass: StreamRecorder | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Set first: older SDKs (0.26, for one) call `__stream__` from `__init__`.
-        self._spyglass = recorder = _recorder_for(kwargs.get("response"))
-        super().__init__(*args, **kwargs)
-        if recorder is not None:
-            _end_when_dropped(self, recorder)
-
+class _AsyncStreamMixin(_StreamMixin):
     def __stream__(self) -> AsyncIterator[Any]:
         inner = super().__stream__()  # type: ignore[misc]
         recorder = self._spyglass
