@@ -22,6 +22,8 @@ def span_id() -> bytes:
 
 
 def any_value(value: Any) -> AnyValue:
+    if value is None:
+        return AnyValue()  # a value of no kind: how OTLP says null
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):
@@ -32,7 +34,7 @@ def any_value(value: Any) -> AnyValue:
         return AnyValue(string_value=value)
     if isinstance(value, bytes):
         return AnyValue(bytes_value=value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         result = AnyValue()
         result.array_value.values.extend(any_value(v) for v in value)
         return result

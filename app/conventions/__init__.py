@@ -4,6 +4,10 @@ Each convention is one module exposing a `Convention`: whether a span is one of 
 the summary stored with the span at ingest (`summarize`), and the normalised conversation
 served by the `/conversation` endpoint (`conversation`). The first convention that claims a
 span reads it.
+
+Shared by all of them: `common` (coercions, and the bounds that keep any answer plain JSON),
+`shapes` (fitting messages and parts into the normalised shape, dropping nothing), and
+`pairing` (each tool call with its result, for a viewer).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Protocol
 
 from app.conventions import otel_genai, spyglass
 from app.conventions.common import LlmSummary
+from app.conventions.pairing import pair_tool_calls
 
 
 class Convention(Protocol):
@@ -26,7 +31,10 @@ class Convention(Protocol):
         self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
     ) -> dict[str, Any]:
         """The call as a conversation; `parts` are the attributes of spans that record
-        parts of the same call (a streamed response)."""
+        parts of the same call (a streamed response).
+
+        Never raises, whatever the attributes hold, and returns only plain JSON values.
+        """
         ...
 
 
@@ -46,4 +54,12 @@ def summary_columns(attributes: dict[str, Any]) -> dict[str, Any]:
     return LlmSummary.columns(convention.name if convention else None, summary)
 
 
-__all__ = ["CONVENTIONS", "Convention", "LlmSummary", "convention_for", "summary_columns"]
+__all__ = [
+    "BY_NAME",
+    "CONVENTIONS",
+    "Convention",
+    "LlmSummary",
+    "convention_for",
+    "pair_tool_calls",
+    "summary_columns",
+]

@@ -1,7 +1,13 @@
-"""What every convention produces, and the small coercions they share."""
+"""What every convention produces, and the small coercions they share.
+
+Attribute values come from any emitter, so every reader here takes whatever it is given (the
+wrong type, NaN, a number past 64 bits, text that is not JSON) and never raises.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +50,15 @@ class LlmSummary:
             "llm_ttft_ms": s.time_to_first_token_ms,
         }
 
+    def usage(self) -> dict[str, int | None]:
+        """The `usage` block of a conversation."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+        }
+
 
 # No real call counts past a trillion tokens. A larger or negative count is an emitter's bug;
 # storing it would overflow the 64-bit sums of a trace summary and refuse the whole batch.
@@ -60,7 +75,7 @@ def as_int(value: Any) -> int | None:
         number = value
     elif isinstance(value, float) and math.isfinite(value):
         number = int(value)
-    elif isinstance(value, str):
+    elif isinstance(value, str) and len(value) <= 40:  # int() of 5000 digits raises
         try:
             number = int(value.strip())
         except ValueError:
@@ -71,9 +86,11 @@ def as_int(value: Any) -> int | None:
 def as_float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-        return number if math.isfinite(number) else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        # float() of an int past 1e308 raises.
+        return float(value) if abs(value) <= 2**1000 else None
     return None
 
 
@@ -81,12 +98,19 @@ def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# A finish reason is a word (`end_turn`, `tool_use`); one longer than this is an emitter's bug,
+# cut so that it cannot bloat the span row it is stored in.
+MAX_REASON_CHARS = 200
+
+
 def as_str_list(value: Any) -> list[str]:
+    """A list of strings from a string array, a JSON array in a string, or one bare string."""
+    value = structured(value)
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [item[:MAX_REASON_CHARS] for item in value if isinstance(item, str) and item]
 
 
 def first(attributes: dict[str, Any], *keys: str) -> Any:
@@ -101,7 +125,8 @@ def structured(value: Any) -> Any:
     """A value that may arrive as a JSON string or as a structured OTLP value.
 
     Only text that looks like a JSON array or object is parsed: a plain instruction such as
-    "null" or "42" is text, and stays text.
+    "null" or "42" is text, and stays text. So does text that looks like JSON but is not (cut
+    short, or nested past the parser's limit): the caller keeps it as it came.
     """
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
@@ -109,3 +134,106 @@ def structured(value: Any) -> Any:
         except orjson.JSONDecodeError:
             return value
     return value
+
+
+# --- output bounds ------------------------------------------------------------------------------
+
+# Deeper than any real conversation (messages, parts, a tool result's documents, a tool's
+# arguments), and well inside what JSON encoders accept (orjson stops at 255 levels).
+MAX_DEPTH = 96
+_INT64 = 2**63
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as plain JSON that any encoder writes: nothing dropped, nothing that raises.
+
+    NaN and the infinities become "NaN", "Infinity" and "-Infinity", as the OTLP decoder
+    writes them; integers past 64 bits become their digits; keys become strings; a lone
+    surrogate in text becomes "?"; anything nested deeper than `MAX_DEPTH` becomes its JSON
+    text; any other object its `str()`.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value if value.isascii() else _utf8(value)
+    if isinstance(value, int):
+        return value if -_INT64 <= value < 2 * _INT64 else _big_int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if depth >= MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return _json_text(value)
+    if isinstance(value, dict):
+        return {_key(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item, depth + 1) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _utf8(text: str) -> str:
+    """`text`, with any lone surrogate (which no UTF-8 encoder writes) replaced."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="replace").decode()
+    return text
+
+
+def _big_int(value: int) -> str:
+    if value.bit_length() > 10_000:  # str() refuses past 4300 digits
+        return f"<integer of {value.bit_length()} bits>"
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    text = jsonable(key)
+    return text if isinstance(text, str) else json.dumps(text)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError, TypeError):
+        return f"<a {type(value).__name__} nested too deep to show>"
+
+
+def clipped(value: Any, max_chars: int) -> Any:
+    """A small value as it is; a large one as the start of its JSON text, ending in "…".
+
+    For values that sit beside the conversation (request parameters), where one huge value
+    must not crowd out the rest. The span's attributes still hold it whole.
+    """
+    if isinstance(value, str):
+        return value if len(value) <= max_chars else value[:max_chars] + "…"
+    if isinstance(value, dict | list):
+        text = _json_text(jsonable(value))
+        return value if len(text) <= max_chars else text[:max_chars] + "…"
+    return value
+
+
+def streaming(**known: Any) -> dict[str, Any]:
+    """The `streaming` block of a conversation; what a convention does not record is None.
+
+    `complete` and `outcome` (complete, closed, cancelled or error) are None when unknown: a
+    convention that does not record them, or a stream whose own span has not arrived.
+    """
+    block: dict[str, Any] = {
+        "time_to_first_token_ms": None,
+        "duration_ms": None,
+        "chunk_count": None,
+        "output_chars": None,
+        "output_tokens_per_second": None,
+        "complete": None,
+        "outcome": None,
+        "timeline": [],
+    }
+    block.update(known)
+    return block
