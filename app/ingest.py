@@ -1,4 +1,5 @@
-"""From request bytes to a batch ready to store: decompress, decode, and read LLM summaries.
+"""From request bytes to a batch ready to store: decompress, decode, read LLM summaries, and
+compute each span's search text.
 
 This is the CPU-bound part of an export. The receiver runs it in a worker thread so that the
 event loop keeps serving other requests meanwhile.
@@ -6,7 +7,7 @@ event loop keeps serving other requests meanwhile.
 
 from __future__ import annotations
 
-from app import otlp
+from app import otlp, search
 from app.conventions import summary_columns
 
 
@@ -19,6 +20,7 @@ def decode(
         batch = otlp.decode_traces(raw, fmt)
         for record in batch.records:
             record.update(summary_columns(record["attributes"]))
+            record["search_text"] = search.search_text(record["name"], record["attributes"])
         return batch
     if signal == "logs":
         return otlp.decode_logs(raw, fmt)

@@ -10,6 +10,10 @@ checks that the two agree.
   by a hash of their content; a span refers to them.
 - `traces` is a summary per trace, recomputed from its spans on every write.
 - `span_logs` keeps the OTLP log records that carry a trace and span id.
+- `span_search` holds the text of each span that search looks in (`app.search`), written with
+  the span. On SQLite the migrations also create `span_search_fts`, an FTS5 index over its
+  `body` kept in step by triggers; it is not declared here, since SQLAlchemy has no words for
+  a virtual table and PostgreSQL has none.
 """
 
 from __future__ import annotations
@@ -130,3 +134,14 @@ span_logs = sa.Table(
     sa.Column("scope_hash", CONTENT_HASH, nullable=False),
 )
 sa.Index("ix_span_logs_span", span_logs.c.trace_id, span_logs.c.span_id, span_logs.c.time_ns)
+
+span_search = sa.Table(
+    "span_search",
+    metadata,
+    # A rowid alias on SQLite, which the FTS5 index refers to; spans can outnumber 2**31.
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("trace_id", TRACE_ID, nullable=False),
+    sa.Column("span_id", SPAN_ID, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.UniqueConstraint("trace_id", "span_id", name="uq_span_search_span"),
+)

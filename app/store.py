@@ -5,8 +5,10 @@ export of a span (some SDKs send a span when it starts and again when it ends) r
 earlier one. Trace summaries are recomputed from the stored spans of each trace the write
 touched, never incremented, so they stay right whatever order spans arrive in.
 
-Records arrive as plain dicts from `app.otlp` and go to the database in batched
-`executemany` statements: no ORM objects on this path.
+Records arrive as plain dicts from `app.ingest` and go to the database in batched
+`executemany` statements: no ORM objects on this path. A span's search text (`search_text`,
+computed at ingest) goes to `span_search` in the same transaction, replacing what an earlier
+export of the span left there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.otlp import Batch
-from app.schema import resources, scopes, span_logs, spans, traces
+from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
 # Bound parameters per IN (...) list: well inside every backend's limit.
 CHUNK = 500
@@ -71,11 +73,39 @@ def write(
         connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values()
     )
     span_rows = _by_key(span_batches, "trace_id", "span_id")
+    # Keys that are not columns, such as "search_text", are left out of the insert.
     _upsert(connection, spans, span_rows)
+    write_search_text(connection, span_rows)
     _insert_new(connection, span_logs, _by_key(log_batches, "log_id"))
     trace_ids = {row["trace_id"] for row in span_rows}
     fold_call_parts(connection, trace_ids)
     recompute_traces(connection, trace_ids)
+
+
+def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:
+    """Store the search text of each span, replacing an earlier export's; no text, no row.
+
+    On SQLite triggers carry every change into the FTS5 index. An unchanged text (a retried
+    export) is not written again, so the index is not churned for nothing.
+    """
+    rows = [
+        {"trace_id": r["trace_id"], "span_id": r["span_id"], "body": r["search_text"]}
+        for r in span_rows
+        if r["search_text"]
+    ]
+    if rows:
+        statement = _insert(connection, span_search)
+        statement = statement.on_conflict_do_update(
+            index_elements=["trace_id", "span_id"],
+            set_={"body": statement.excluded.body},
+            where=span_search.c.body.is_distinct_from(statement.excluded.body),
+        )
+        connection.execute(statement, rows)
+    # Rare: a span exported again without the text it had, or with none at all.
+    emptied = [(r["trace_id"], r["span_id"]) for r in span_rows if not r["search_text"]]
+    key = sa.tuple_(span_search.c.trace_id, span_search.c.span_id)
+    for start in range(0, len(emptied), CHUNK):
+        connection.execute(span_search.delete().where(key.in_(emptied[start : start + CHUNK])))
 
 
 # What a part of a call (a streamed response) knows better than the call's own span.

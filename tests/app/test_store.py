@@ -11,7 +11,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from sqlalchemy.engine import Engine
 
 from app import ingest, store
-from app.schema import resources, scopes, spans, traces
+from app.schema import resources, scopes, span_search, spans, traces
 from tests.otlp_builders import BASE_NS, key_values, request, span, span_id, trace_id
 
 LIMIT = 16 * 1024 * 1024
@@ -256,6 +256,73 @@ def test_the_last_export_of_a_span_in_one_write_wins(engine: Engine) -> None:
     )
     assert stored_span(engine, trace, ident).name == "second"
     assert count(engine, spans) == 1
+
+
+# --- search text -------------------------------------------------------------------------------
+
+
+def search_bodies(engine: Engine) -> dict[bytes, str]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(span_search.c.span_id, span_search.c.body))
+        return {row.span_id: row.body for row in rows}
+
+
+def test_each_span_with_text_gets_one_search_row(engine: Engine) -> None:
+    named = span("named", attributes={"note": "hello", "flag": True})
+    blank = span("", attributes={"flag": True})
+    write(engine, request(named, blank))
+    assert search_bodies(engine) == {named.span_id: "named\nhello"}
+
+
+def test_a_later_write_replaces_the_search_text_and_one_without_text_removes_it(
+    engine: Engine,
+) -> None:
+    trace, ident, other = trace_id(), span_id(), span_id()
+    write(engine, request(span("first", trace=trace, ident=ident), span("kept", ident=other)))
+    write(engine, request(span("second", trace=trace, ident=ident, attributes={"a": "b"})))
+    assert search_bodies(engine) == {ident: "second\nb", other: "kept"}
+    write(engine, request(span("", trace=trace, ident=ident)))
+    assert search_bodies(engine) == {other: "kept"}
+
+
+def test_the_last_export_in_one_write_gives_the_search_text(engine: Engine) -> None:
+    trace, ident = trace_id(), span_id()
+    write(
+        engine,
+        request(span("first", trace=trace, ident=ident)),
+        request(span("second", trace=trace, ident=ident)),
+    )
+    assert search_bodies(engine) == {ident: "second"}
+
+
+def test_writing_more_spans_sends_no_more_statements(engine: Engine) -> None:
+    """Batched: the statements of a write do not grow with its spans, search text included."""
+
+    def statements(message: ExportTraceServiceRequest) -> list[str]:
+        seen: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(statement.split("(")[0].strip())
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            write(engine, message)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        return seen
+
+    def spans_(n: int) -> ExportTraceServiceRequest:
+        # Some spans with text, some without, in new traces and in ones already stored.
+        return request(
+            *(span(f"s{i}" if i % 3 else "", trace=traces_[i % len(traces_)]) for i in range(n))
+        )
+
+    traces_ = [trace_id() for _ in range(5)]
+    few = statements(spans_(6))
+    traces_ = [trace_id() for _ in range(200)]
+    many = statements(spans_(400))
+    assert few == many
+    assert any("span_search" in statement for statement in many), many
 
 
 # --- trace summaries ---------------------------------------------------------------------------

@@ -327,7 +327,7 @@ def test_q_searches_span_names_and_attribute_values_ignoring_case(client: TestCl
     assert trace_names(client, q="nowhere") == []
 
 
-def test_percent_and_underscore_in_q_are_literal(client: TestClient) -> None:
+def test_q_finds_words_whatever_punctuation_surrounds_them(client: TestClient) -> None:
     export(
         client,
         request(
@@ -338,11 +338,21 @@ def test_percent_and_underscore_in_q_are_literal(client: TestClient) -> None:
             span("slash", start_ns=BASE_NS - 4, attributes={"note": "a\\b"}),
         ),
     )
-    assert trace_names(client, q="100%") == ["percent"]
-    assert trace_names(client, q="%") == ["percent"]
-    assert trace_names(client, q="a_b") == ["snake"]
-    assert trace_names(client, q="_") == ["snake"]
-    assert trace_names(client, q="a\\b") == ["slash"]
+    # Search is by word: "%" is no wildcard, and "100" is a word that "1000" only starts with.
+    assert trace_names(client, q="100%") == ["percent", "thousand"]
+    assert trace_names(client, q='"100"') == ["percent"]
+    # Punctuation separates words: "a_b" and "a\\b" are both the words "a b", in that order.
+    assert trace_names(client, q="a_b") == ["snake", "slash"]
+    assert trace_names(client, q="a\\b") == ["snake", "slash"]
+    assert trace_names(client, q="axb") == ["plain"]
+
+
+@pytest.mark.parametrize("q", ["%", "_", "%_\\", '"', "\x00"])
+def test_q_without_words_is_a_bad_parameter(client: TestClient, q: str) -> None:
+    export(client, request(span(attributes={"note": "100% a_b"})))
+    reply = client.get("/api/v1/traces", params={"q": q})
+    assert reply.status_code == 422, reply.text
+    assert "no words" in reply.text
 
 
 # --- the span list -----------------------------------------------------------------------------
