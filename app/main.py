@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
@@ -22,6 +24,8 @@ from app.hosts import HostCheck, default_allowed_hosts
 from app.routes import api, pages, receiver
 from app.settings import Settings
 from app.writer import Writer
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -51,6 +55,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(receiver.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    # After the pages' routes, so the generated /static/highlight.css wins over the folder.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"], summary="Liveness; needs no token")
     def healthz() -> dict[str, str]:

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from app.schema import resources, scopes, span_logs, spans, traces
+from app import search
+from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")
@@ -126,36 +127,24 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-# The json_tree types of the attribute values that text search looks at.
-SEARCHED = ("text", "integer", "real")
-
-
-def _attribute_text_contains(dialect: str, pattern: str) -> Any:
-    """Some string or number among a span's attribute values, at any depth, matches `pattern`.
-
-    Matching the stored JSON text instead would also match keys and JSON syntax, and miss any
-    text with a quote, backslash or newline in it, which JSON escapes. Booleans are left out:
-    SQLite reads them as 1 and 0.
-    """
+def _matching_traces(dialect: str, q: str) -> Any:
+    """The ids of the traces with a span whose search text (`span_search`) matches `q`."""
+    try:
+        match = search.fts_query(q)
+    except ValueError as exc:
+        raise BadQuery(f"q: {exc}") from None
+    found = sa.select(span_search.c.trace_id)
     if dialect == "postgresql":
-        return sa.cast(spans.c.attributes, sa.Text).ilike(pattern, escape="\\")
-    leaf = sa.func.json_tree(spans.c.attributes).table_valued("type", "atom").alias("leaf")
-    # Messages are often a JSON document inside a string attribute: search its text too.
-    document = sa.case((sa.func.json_valid(leaf.c.atom) == 1, leaf.c.atom), else_="null")
-    part = sa.func.json_tree(document).table_valued("type", "atom").alias("part")
-    in_document = (
-        sa.exists()
-        .select_from(part)
-        .where(part.c.type.in_(SEARCHED), part.c.atom.ilike(pattern, escape="\\"))
+        # Until PostgreSQL gets its own index: every term as a case-blind substring.
+        words = [text.replace("\x00", "") for text, _ in search.terms(q)]
+        return found.where(*(span_search.c.body.ilike(_like(w), escape="\\") for w in words))
+    fts = sa.table("span_search_fts", sa.column("rowid"))
+    matching = (
+        sa.select(fts.c.rowid)
+        .where(sa.text("span_search_fts MATCH :match").bindparams(match=match))
+        .scalar_subquery()
     )
-    return (
-        sa.exists()
-        .select_from(leaf)
-        .where(
-            leaf.c.type.in_(SEARCHED),
-            sa.or_(leaf.c.atom.ilike(pattern, escape="\\"), in_document),
-        )
-    )
+    return found.where(span_search.c.id.in_(matching))
 
 
 def list_traces(
@@ -186,17 +175,7 @@ def list_traces(
             )
         )
     if filters.q:
-        # A plain substring match over span names and attribute values; full-text search
-        # with an index replaces it when the viewer lands.
-        pattern = _like(filters.q)
-        query = query.where(
-            _span_in_trace(
-                sa.or_(
-                    spans.c.name.ilike(pattern, escape="\\"),
-                    _attribute_text_contains(connection.dialect.name, pattern),
-                )
-            )
-        )
+        query = query.where(t.trace_id.in_(_matching_traces(connection.dialect.name, filters.q)))
     if cursor:
         start_ns, trace_id = _decode_cursor(cursor, "t", 3)
         query = query.where(sa.tuple_(t.start_ns, t.trace_id) < sa.tuple_(start_ns, trace_id))
@@ -217,6 +196,49 @@ def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | No
         .order_by(spans.c.start_ns, spans.c.span_id)
     ).all()
     return {"trace": trace_summary(row), "spans": [span_view(r) for r in span_rows]}
+
+
+def trace_outline(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:
+    """A trace and the shape of its spans, for a waterfall: no attributes, events or links.
+
+    Decoding every span's attributes is most of the cost of a big trace, and a waterfall shows
+    none of them; the selected span's details are read on their own (`get_span`).
+    """
+    row = connection.execute(sa.select(traces).where(traces.c.trace_id == trace_id)).first()
+    if row is None:
+        return None
+    s = spans.c
+    llm_columns = [column for column in spans.columns if column.name.startswith("llm_")]
+    span_rows = connection.execute(
+        sa.select(
+            s.span_id,
+            s.parent_span_id,
+            s.name,
+            s.start_ns,
+            s.end_ns,
+            s.status_code,
+            s.status_message,
+            s.service_name,
+            *llm_columns,
+        )
+        .where(s.trace_id == trace_id)
+        .order_by(s.start_ns, s.span_id)
+    ).all()
+    outline = [
+        {
+            "span_id": r.span_id.hex(),
+            "parent_span_id": r.parent_span_id.hex() if r.parent_span_id else None,
+            "name": r.name,
+            "start_time_unix_nano": r.start_ns,
+            "duration_ms": _duration_ms(r.start_ns, r.end_ns),
+            "status_code": STATUS_CODES[r.status_code],
+            "status_message": r.status_message,
+            "service_name": r.service_name,
+            "llm": llm_view(r),
+        }
+        for r in span_rows
+    ]
+    return {"trace": trace_summary(row), "spans": outline}
 
 
 # --- spans -----------------------------------------------------------------------------------
@@ -292,6 +314,8 @@ def llm_view(row: Any) -> dict[str, Any] | None:
         return None
     return {
         "convention": row.llm_convention,
+        # False for a span that records part of a call another span counts (a stream).
+        "is_call": row.llm_is_call is not False,
         "provider": row.llm_provider,
         "request_model": row.llm_request_model,
         "response_model": row.llm_response_model,

@@ -6,13 +6,12 @@ parameter gets 422 with a message, an unknown id 404.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from app import queries
+from app import params, queries
 from app.conventions import BY_NAME
 
 router = APIRouter(prefix="/api/v1", tags=["REST API"])
@@ -52,6 +51,10 @@ class TraceList(BaseModel):
 
 class LlmSummary(BaseModel):
     convention: str
+    is_call: bool = Field(
+        description="false for a span that records part of a call counted by another span"
+        " (the streamed response of Spyglass's client)"
+    )
     provider: str | None
     request_model: str | None
     response_model: str | None
@@ -158,31 +161,10 @@ def _bad(message: str) -> HTTPException:
 
 
 def _time_ns(name: str, value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    # isdigit alone is true of "²" and other digits int() refuses.
-    if value.isascii() and value.isdigit():
-        digits = value.lstrip("0") or "0"
-        # Past 20 digits it is past any 64-bit time, and int() refuses past 4300 digits.
-        return _clamp(int(digits) if len(digits) <= 20 else 10**20)
     try:
-        # RFC 3339 allows a lower-case "t" and "z"; Python's parser does not.
-        moment = datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise _bad(
-            f"{name} must be an RFC 3339 time like 2026-12-04T17:00:00Z or Unix nanoseconds,"
-            f" got {value[:80]!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    delta = moment - epoch
-    return _clamp((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
-
-
-def _clamp(ns: int) -> int:
-    """Stored times fit in 64 bits, so a bound past that range compares like the range's end."""
-    return min(max(ns, queries.MIN_INT64), queries.MAX_INT64)
+        return params.time_ns(name, value)
+    except queries.BadQuery as exc:
+        raise _bad(str(exc)) from None
 
 
 def _id(parse: Any, text: str) -> bytes:
@@ -226,7 +208,13 @@ def list_traces(
     until: Time = None,
     service: str | None = None,
     model: str | None = None,
-    q: Annotated[str | None, Query(description="text in span names and attributes")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="words in messages, tool calls and results, thinking and span names;"
+            ' each word matches as a prefix, "quoted phrases" exactly, and all must match'
+        ),
+    ] = None,
     status: Literal["error", "ok"] | None = None,
 ) -> dict[str, Any]:
     filters = queries.TraceFilter(

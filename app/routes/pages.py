@@ -1,86 +1,262 @@
-"""The web pages: the trace list and a trace. Server-rendered; they work without JavaScript."""
+"""The web pages: the trace list and a trace, with the conversation of its LLM calls.
+
+Pages render on the server and work without JavaScript; `static/spyglass.js` only enhances
+them (new traces appear by polling `/partials/traces`, a span opens without a reload through
+`/partials/traces/{id}/spans/{span}`, and j/k and / are keyboard shortcuts). Every partial is
+the same template block the full page renders, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app import queries
+from app import conversation_view, params, queries, timeline, waterfall
+from app.conventions import BY_NAME
+from app.rendering import highlight_css, json_html
 from app.resources import resource_dir
 
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
 
 # Autoescape everywhere: span content is hostile until proven otherwise.
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(resource_dir("templates")),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
+    # No blank lines where block tags stood: a 5,000-span waterfall is a quarter smaller.
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
+_environment.filters["json_html"] = json_html
+_environment.filters["ms"] = waterfall.format_ms
+_environment.filters["count"] = lambda n: "–" if n is None else f"{n:,}"
 templates = Jinja2Templates(env=_environment)
 
 
-def _span_tree(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Spans in tree order, each with its depth; orphans (parent not stored) are roots."""
-    ids = {span["span_id"] for span in spans}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for span in spans:
-        parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
-        children.setdefault(parent, []).append(span)
-    ordered: list[dict[str, Any]] = []
-    stack = [(span, 0) for span in reversed(children.get(None, []))]
-    while stack:
-        span, depth = stack.pop()
-        ordered.append({**span, "depth": depth})
-        stack.extend((child, depth + 1) for child in reversed(children.get(span["span_id"], [])))
-    return ordered
+def _error(request: Request, status: int, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+# --- the trace list ------------------------------------------------------------------------------
+
+
+@dataclass
+class ListQuery:
+    """The list page's filters as the user gave them, kept to refill the form and links."""
+
+    q: str = ""
+    service: str = ""
+    model: str = ""
+    status: str = ""
+    range: str = ""
+    since: str = ""
+    until: str = ""
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        given = request.query_params
+        return cls(**{name: given.get(name, "").strip() for name in cls.__dataclass_fields__})
+
+    def filters(self) -> queries.TraceFilter:
+        if self.status not in ("", "error", "ok"):
+            raise queries.BadQuery(f"status must be error or ok, got {self.status[:20]!r}")
+        since = params.time_ns("since", self.since)
+        ranged = params.range_since_ns(self.range)
+        if ranged is not None:
+            since = ranged if since is None else max(since, ranged)
+        return queries.TraceFilter(
+            since_ns=since,
+            until_ns=params.time_ns("until", self.until),
+            service=self.service or None,
+            model=self.model or None,
+            q=self.q or None,
+            status=self.status or None,
+        )
+
+    def query_string(self, **extra: str) -> str:
+        given = {k: v for k, v in {**self.__dict__, **extra}.items() if v}
+        return urlencode(given)
+
+    @property
+    def active(self) -> bool:
+        return any(self.__dict__.values())
+
+
+def _trace_page(request: Request) -> tuple[ListQuery, list[dict[str, Any]], str | None]:
+    query = ListQuery.of(request)
+    cursor = request.query_params.get("cursor") or None
+    with request.app.state.engine.connect() as connection:
+        found, next_cursor = queries.list_traces(connection, query.filters(), PAGE_SIZE, cursor)
+    return query, found, next_cursor
 
 
 @router.get("/", response_class=HTMLResponse)
-def trace_list(
-    request: Request,
-    service: str | None = None,
-    model: str | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-) -> HTMLResponse:
-    filters = queries.TraceFilter(
-        service=service or None,
-        model=model or None,
-        q=q or None,
-        status=status if status in ("error", "ok") else None,
-    )
+def trace_list(request: Request) -> Response:
     try:
-        with request.app.state.engine.connect() as connection:
-            page, next_cursor = queries.list_traces(connection, filters, 50, cursor or None)
+        query, found, next_cursor = _trace_page(request)
     except queries.BadQuery as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        return _error(request, 422, str(exc))
     return templates.TemplateResponse(
         request,
         "traces.html",
-        {"traces": page, "next_cursor": next_cursor, "filters": filters},
+        {
+            "traces": found,
+            "next_cursor": next_cursor,
+            "query": query,
+            "first_page": not request.query_params.get("cursor"),
+            "ranges": params.RANGES,
+        },
     )
 
 
+@router.get("/partials/traces", response_class=HTMLResponse)
+def trace_rows(request: Request) -> Response:
+    """The list's rows alone: what the page polls to show new traces."""
+    try:
+        query, found, _next = _trace_page(request)
+    except queries.BadQuery as exc:
+        return _error(request, 422, str(exc))
+    return templates.TemplateResponse(
+        request, "_trace_rows.html", {"traces": found, "query": query}
+    )
+
+
+# --- one trace -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Usage:
+    """One call's tokens, or a trace's totals, with the share of input read from cache."""
+
+    input: int | None
+    output: int | None
+    cache_read: int | None
+    cache_write: int | None
+
+    @property
+    def uncached(self) -> int | None:
+        if self.input is None:
+            return None
+        return max(self.input - (self.cache_read or 0) - (self.cache_write or 0), 0)
+
+    @property
+    def cached_pct(self) -> float:
+        if not self.input or not self.cache_read:
+            return 0.0
+        return round(min(self.cache_read / self.input * 100, 100.0), 1)
+
+    @property
+    def written_pct(self) -> float:
+        if not self.input or not self.cache_write:
+            return 0.0
+        return round(min(self.cache_write / self.input * 100, 100.0 - self.cached_pct), 1)
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> Usage:
+        return cls(
+            summary.get("input_tokens"),
+            summary.get("output_tokens"),
+            summary.get("cache_read_input_tokens"),
+            summary.get("cache_creation_input_tokens"),
+        )
+
+
+def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
+    """Everything the detail pane shows for one span: its facts, and its call if it is one."""
+    span = queries.get_span(connection, trace_id, span_id)
+    if span is None:
+        return None
+    detail: dict[str, Any] = {
+        "span": span,
+        "conversation": None,
+        "chart": None,
+        "usage": None,
+        "call_span_id": None,
+    }
+    call = queries.llm_call(connection, trace_id, span_id) if span["llm"] else None
+    if call is not None and call[0] in BY_NAME:
+        convention, (attributes, *parts) = call
+        conversation = BY_NAME[convention].conversation(attributes, parts)
+        detail["conversation"] = conversation_view.build(conversation)
+        detail["chart"] = timeline.chart(conversation.get("streaming") or {})
+        usage = conversation.get("usage")
+        detail["usage"] = Usage.of(usage if isinstance(usage, dict) else {})
+        detail["convention"] = convention
+        detail["streaming"] = conversation.get("streaming")
+    return detail
+
+
+def _default_span(rows: list[waterfall.Row]) -> str | None:
+    """The first LLM call, else the root: what a trace opens on."""
+    calls = [row for row in rows if row.is_call]
+    chosen = calls[0] if calls else (rows[0] if rows else None)
+    return chosen.span_id if chosen else None
+
+
 @router.get("/traces/{trace_id}", response_class=HTMLResponse)
-def trace_page(request: Request, trace_id: str) -> HTMLResponse:
+def trace_page(request: Request, trace_id: str, span: str | None = None) -> Response:
     try:
         ident = queries.parse_trace_id(trace_id)
+        span_ident = queries.parse_span_id(span) if span else None
     except queries.BadQuery as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        return _error(request, 422, str(exc))
     with request.app.state.engine.connect() as connection:
-        found = queries.get_trace(connection, ident)
-    if found is None:
-        raise HTTPException(status_code=404, detail=f"trace {trace_id} not found")
+        found = queries.trace_outline(connection, ident)
+        if found is None:
+            return _error(request, 404, f"No trace {trace_id} is stored.")
+        rows, ticks = waterfall.layout(found["spans"])
+        selected = span.lower() if span else _default_span(rows)
+        detail = (
+            _span_detail(connection, ident, span_ident or bytes.fromhex(selected))
+            if selected
+            else None
+        )
+    if span and detail is None:
+        return _error(request, 404, f"Trace {trace_id} has no span {span}.")
     trace = found["trace"]
-    spans = _span_tree(found["spans"])
-    total_ms = max(trace["duration_ms"], 1e-6)
-    start = min((s["start_time_unix_nano"] for s in spans), default=0)
-    for span in spans:
-        span["offset_pct"] = (span["start_time_unix_nano"] - start) / 1e6 / total_ms * 100
-        span["width_pct"] = max(span["duration_ms"] / total_ms * 100, 0.3)
-    return templates.TemplateResponse(request, "trace.html", {"trace": trace, "spans": spans})
+    return templates.TemplateResponse(
+        request,
+        "trace.html",
+        {
+            "trace": trace,
+            "rows": rows,
+            "ticks": ticks,
+            "selected": selected,
+            "detail": detail,
+            "totals": Usage.of(trace),
+        },
+    )
+
+
+@router.get("/partials/traces/{trace_id}/spans/{span_id}", response_class=HTMLResponse)
+def span_panel(request: Request, trace_id: str, span_id: str) -> Response:
+    """The detail pane of one span, loaded when it is selected."""
+    try:
+        ident, span_ident = queries.parse_trace_id(trace_id), queries.parse_span_id(span_id)
+    except queries.BadQuery as exc:
+        return _error(request, 422, str(exc))
+    with request.app.state.engine.connect() as connection:
+        detail = _span_detail(connection, ident, span_ident)
+    if detail is None:
+        return _error(request, 404, f"Trace {trace_id} has no span {span_id}.")
+    return templates.TemplateResponse(
+        request, "_span_detail.html", {"detail": detail, "trace_id": trace_id.lower()}
+    )
+
+
+@router.get("/static/highlight.css")
+def highlight_stylesheet() -> Response:
+    return Response(
+        highlight_css(),
+        media_type="text/css",
+        headers={"cache-control": "public, max-age=3600"},
+    )

@@ -112,6 +112,17 @@ def test_span_list_next_page_seeks_in_the_start_index(stored: Engine) -> None:
     assert_walks_index(details, "spans", "ix_spans_start")
 
 
+def test_trace_search_looks_words_up_in_the_full_text_index(stored: Engine) -> None:
+    filters = queries.TraceFilter(q="s1 quick", status="ok")
+    details = plan(stored, lambda c: queries.list_traces(c, filters, 50))
+    assert any(d.startswith("SCAN span_search_fts VIRTUAL TABLE INDEX") for d in details), details
+    assert "SEARCH span_search USING INTEGER PRIMARY KEY (rowid=?)" in details, details
+    # Neither the spans, their attributes nor the stored texts are read one by one.
+    scans = [d.split()[:2] for d in details if d.startswith("SCAN")]
+    assert scans == [["SCAN", "span_search_fts"]], details
+    assert not any("json" in d for d in details), details
+
+
 # --- text search -------------------------------------------------------------------------------
 
 
@@ -120,7 +131,20 @@ def test_q_matches_attribute_values_not_keys_or_json_syntax(engine: Engine) -> N
     write(engine, request(span("plain", attributes=attributes)))
     for present in ("paris", "404", "0.25"):
         assert trace_names(engine, q=present) == ["plain"], present
-    for absent in ("weather", "city", "status", '":"', "{", "true", "1"):
+    for absent in ("weather", "city", "status", "true", "1"):
+        assert trace_names(engine, q=absent) == [], absent
+    # JSON syntax has no words at all: such a search is refused rather than matching nothing.
+    for syntax in ('":"', "{"):
+        with pytest.raises(queries.BadQuery, match="no words"):
+            trace_names(engine, q=syntax)
+
+
+def test_q_matches_whole_words_and_their_starts_not_any_substring(engine: Engine) -> None:
+    write(engine, request(span("forecast", attributes={"note": "Sunny weather in Zürich"})))
+    for present in ("weather", "WEATH", "sunny zur", "zurich", '"in zürich"', "in zürich"):
+        assert trace_names(engine, q=present) == ["forecast"], present
+    # Inside a word, a phrase out of order, a whole word that is only a start, a missing word.
+    for absent in ("eather", '"zürich in"', '"weath"', "sunny rain"):
         assert trace_names(engine, q=absent) == [], absent
 
 
@@ -257,3 +281,33 @@ def test_ids_parse_in_either_case() -> None:
 def test_times_are_rfc3339_utc_with_microseconds() -> None:
     assert queries.format_time(BASE_NS + 123_456_789) == "2026-12-04T16:00:00.123456Z"
     assert queries.format_time(0) == "1970-01-01T00:00:00.000000Z"
+
+
+# --- the waterfall's outline ---------------------------------------------------------------------
+
+
+def test_a_trace_outline_is_its_spans_without_their_payload(engine: Engine) -> None:
+    trace = trace_id()
+    root = span("root", trace=trace, attributes={"big": "x" * 10_000})
+    call = span(
+        "chat",
+        trace=trace,
+        parent=root.span_id,
+        start_ns=BASE_NS + 5,
+        status=2,
+        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-x"},
+    )
+    orphan = span("orphan", trace=trace, parent=span_id(), start_ns=BASE_NS + 9)
+    write(engine, request(root, call, orphan))
+    with engine.connect() as connection:
+        full = queries.get_trace(connection, trace)
+        outline = queries.trace_outline(connection, trace)
+        assert queries.trace_outline(connection, trace_id()) is None
+    assert full is not None and outline is not None
+    assert outline["trace"] == full["trace"]
+    keys = set(outline["spans"][0])
+    assert "attributes" not in keys and "events" not in keys
+    # The same spans in the same order, with the same values for every key an outline keeps.
+    assert [{k: s[k] for k in keys} for s in full["spans"]] == outline["spans"]
+    assert outline["spans"][1]["llm"]["request_model"] == "claude-x"
+    assert outline["spans"][1]["status_code"] == "error"

@@ -1,0 +1,123 @@
+"""Span content as safe HTML: Markdown, highlighted code and pretty JSON.
+
+Everything here takes untrusted text and returns `Markup` that is safe to put in a page as it
+is: Markdown goes through markdown-it-py with raw HTML off, so `<script>` in a message is shown
+as text; links keep only http, https and mailto targets; images become plain links, so viewing
+a trace never fetches anything from elsewhere; code is highlighted by Pygments, which escapes
+what it emits. Templates never mark span content `|safe` themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markupsafe import Markup, escape
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import JsonLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+# Past these sizes highlighting costs more than it gives: the text is shown plain.
+MAX_HIGHLIGHT_CHARS = 100_000
+SAFE_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+
+_FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
+
+
+def _highlight_code(code: str, language: str, _attrs: Any) -> str:
+    """Pygments HTML for a fenced block, or "" to let markdown-it escape it plainly."""
+    if not language or len(code) > MAX_HIGHLIGHT_CHARS:
+        return ""
+    try:
+        lexer = get_lexer_by_name(language.split()[0])
+    except ClassNotFound:
+        return ""
+    return highlight(code, lexer, _FORMATTER)
+
+
+def _link_open(renderer: RendererHTML, tokens: list, index: int, options: Any, env: Any) -> str:
+    token = tokens[index]
+    href = token.attrGet("href") or ""
+    if not SAFE_LINK.match(str(href)):
+        # markdown-it already drops javascript: and friends; anything else that is not plainly
+        # a web or mail link (relative paths that would hit this server, say) is not followed.
+        token.attrs.pop("href", None)
+    elif not str(href).startswith("#"):
+        token.attrSet("rel", "noopener noreferrer nofollow")
+        token.attrSet("target", "_blank")
+    return renderer.renderToken(tokens, index, options, env)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight_code})
+    md.enable(["table", "strikethrough"])
+    # An image in a message would be fetched by the viewer's browser: a tracking pixel at best.
+    md.disable("image")
+    md.add_render_rule("link_open", _link_open)
+    return md
+
+
+def markdown(text: str) -> Markup:
+    """A message's text as HTML. Raw HTML in it is shown as text, never rendered."""
+    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+
+
+def _as_json(value: Any) -> tuple[Any, bool]:
+    """`value`, with text that holds a JSON array or object read as that JSON."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] not in ("{", "["):
+            return value, False
+        try:
+            return json.loads(stripped), True
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
+            return value, False
+    return value, True
+
+
+def pretty_json(value: Any) -> str:
+    """A JSON value indented for reading; text that holds JSON is read as that JSON first,
+    and any other text is returned as it is."""
+    value, is_json = _as_json(value)
+    if not is_json:
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def json_html(value: Any) -> Markup:
+    """Pretty JSON, highlighted when it is small enough to be worth it; plain text stays plain."""
+    parsed, is_json = _as_json(value)
+    if not is_json:
+        return escape(parsed)
+    text = json.dumps(parsed, indent=2, ensure_ascii=False, default=str)
+    if len(text) > MAX_HIGHLIGHT_CHARS:
+        return escape(text)
+    return Markup(highlight(text, JsonLexer(), _FORMATTER))  # noqa: S704 - Pygments escapes
+
+
+def _token_colours(style: str) -> str:
+    # Only the token classes: backgrounds and line numbers come from the page's own theme.
+    rules = HtmlFormatter(style=style, classprefix="hl-").get_style_defs("")
+    return "\n".join(
+        line.strip() for line in rules.splitlines() if line.lstrip().startswith(".hl-")
+    )
+
+
+@lru_cache(maxsize=1)
+def highlight_css() -> str:
+    """The Pygments token colours for light mode, and for dark mode under a media query."""
+    light, dark = _token_colours("friendly"), _token_colours("github-dark")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+
+
+def safe_url(url: Any) -> str | None:
+    """A URL from span content that may become a link: http(s) only."""
+    if isinstance(url, str) and re.match(r"^https?://", url.strip(), re.IGNORECASE):
+        return url.strip()
+    return None
