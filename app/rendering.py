@@ -63,8 +63,21 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+# Each call of a conversation repeats the turns before it, so the same texts are rendered
+# again and again as a user steps through the calls. Only short texts are kept, which bounds
+# the cache to a few megabytes.
+CACHED_TEXT_CHARS = 16_000
+
+
+@lru_cache(maxsize=1024)
+def _cached_markdown(text: str) -> Markup:
+    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+
+
 def markdown(text: str) -> Markup:
     """A message's text as HTML. Raw HTML in it is shown as text, never rendered."""
+    if len(text) <= CACHED_TEXT_CHARS:
+        return _cached_markdown(text)
     return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
 
 
