@@ -22,6 +22,7 @@ from app.auth import TokenAuth
 from app.database import open_database
 from app.hosts import HostCheck, default_allowed_hosts
 from app.routes import api, pages, receiver
+from app.security_headers import SecurityHeaders
 from app.settings import Settings
 from app.writer import Writer
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     if settings.token is not None and settings.token.get_secret_value():
         app.add_middleware(TokenAuth, token=settings.token.get_secret_value())
+    app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: a foreign Host is refused before anything else.
     allowed = settings.allowed_hosts or default_allowed_hosts(settings.host)
     app.add_middleware(HostCheck, allowed=allowed)
