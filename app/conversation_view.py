@@ -19,7 +19,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from app.conventions.pairing import iter_parts, pair_tool_calls
-from app.rendering import json_html, markdown, pretty_json, safe_url
+from app.rendering import highlight_budget, json_html, json_view, markdown, pretty_json, safe_url
 
 # Text longer than this is collapsed behind "show all".
 LONG_CHARS = 3_000
@@ -87,23 +87,43 @@ def _human_size(size: Any) -> str | None:
         if size < 1024 or unit == "MB":
             return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024  # type: ignore[assignment]
-    return None
+    return None  # not reached: the loop returns at "MB"
 
 
 def _is_long(text: str) -> bool:
     return len(text) > LONG_CHARS or text.count("\n") > LONG_LINES
 
 
+CALL_KINDS = ("tool_call", "server_tool_call")
+RESULT_KINDS = ("tool_call_response", "server_tool_call_response")
+
+
 class _Builder:
     def __init__(self, conversation: dict[str, Any]) -> None:
-        self.pairs = pair_tool_calls(conversation)
-        self.calls = {
-            part["id"]: part
-            for part in iter_parts(conversation)
-            if part.get("type") in ("tool_call", "server_tool_call")
-            and isinstance(part.get("id"), str)
-        }
         self.ids = (f"b{n}" for n in itertools.count())
+        # Tool calls and results are matched by the part itself (its identity), not by its id
+        # text: ids come from span content and may repeat, and anchors must stay unique.
+        self.anchors: dict[int, str] = {}
+        first_call: dict[str, dict[str, Any]] = {}
+        taken: set[str] = set()
+        for part in iter_parts(conversation):
+            ident, kind = part.get("id"), part.get("type")
+            if not isinstance(ident, str) or kind not in (*CALL_KINDS, *RESULT_KINDS):
+                continue
+            if kind in CALL_KINDS:
+                first_call.setdefault(ident, part)
+            self.anchors[id(part)] = _anchor(
+                "call" if kind in CALL_KINDS else "result", ident, taken
+            )
+        answers = pair_tool_calls(conversation)
+        self.result_of = {
+            id(first_call[ident]): answer
+            for ident, answer in answers.items()
+            if ident in first_call
+        }
+        self.call_of = {
+            id(answer): first_call[i] for i, answer in answers.items() if i in first_call
+        }
 
     # --- parts ---------------------------------------------------------------------------------
 
@@ -122,7 +142,7 @@ class _Builder:
         if handler is None:
             return self._raw(kind if isinstance(kind, str) else "unknown", part)
         block, used = handler(self, part)
-        block.uid = next(self.ids)
+        block.uid = block.uid or next(self.ids)
         if block.kind == "raw":
             return block
         if part.get("truncated"):
@@ -211,31 +231,35 @@ class _Builder:
         server = part.get("type") == "server_tool_call"
         name = _text(part.get("name"))
         block = Block(
-            kind="server_tool_call" if server else "tool_call",
-            label=name or "(unnamed tool)",
-            body=json_html(part.get("arguments", {})),
+            kind="server_tool_call" if server else "tool_call", label=name or "(unnamed tool)"
         )
+        self._json_body(block, part.get("arguments", {}))
         used = {"arguments", "name"} if name else {"arguments"}
         ident = part.get("id")
         if isinstance(ident, str):
             used.add("id")
-            block.anchor = _anchor("call", ident)
+            block.anchor = self.anchors.get(id(part))
             block.facts.append(("id", ident))
-            result = self.pairs.get(ident)
+            result = self.result_of.get(id(part))
             if result is not None:
                 block.error = bool(result.get("is_error"))
                 block.link = (
-                    "#" + _anchor("result", ident),
+                    "#" + self.anchors[id(result)],
                     "error result" if block.error else "result",
                 )
             else:
                 block.note = "Its result is not part of this call."
         return block, used
 
+    def _json_body(self, block: Block, value: Any) -> None:
+        """A JSON body, folded like long text when its pretty form is long."""
+        block.body, text = json_view(value)
+        block.long, block.chars = _is_long(text), len(text)
+
     def tool_result(self, part: dict) -> tuple[Block, set[str]]:
         server = part.get("type") == "server_tool_call_response"
         ident = part.get("id")
-        call = self.calls.get(ident) if isinstance(ident, str) else None
+        call = self.call_of.get(id(part))
         name = _text(call.get("name")) if call else None
         block = Block(
             kind="server_tool_result" if server else "tool_result",
@@ -243,25 +267,22 @@ class _Builder:
             error=bool(part.get("is_error")),
         )
         response = part.get("response")
-        if isinstance(response, str):
-            if response.strip()[:1] in ("{", "["):
-                block.body = json_html(response)
-            else:
-                block.body = Markup("<pre>{}</pre>").format(response)
-            block.long, block.chars = _is_long(response), len(response)
-        elif isinstance(response, list) and all(
+        if isinstance(response, list) and all(
             isinstance(p, dict) and "type" in p for p in response
         ):
             block.children = self.blocks(response)
+        elif isinstance(response, str) and response.strip()[:1] not in ("{", "["):
+            block.body = Markup("<pre>{}</pre>").format(response)
+            block.long, block.chars = _is_long(response), len(response)
         else:
-            block.body = json_html(response)
+            self._json_body(block, response)
         used = {"response", "is_error"}
         if isinstance(ident, str):
             used.add("id")
-            block.anchor = _anchor("result", ident)
+            block.anchor = self.anchors.get(id(part))
             block.facts.append(("id", ident))
             if call is not None:
-                block.link = ("#" + _anchor("call", ident), "call")
+                block.link = ("#" + self.anchors[id(call)], "call")
         return block, used
 
     def media(self, part: dict) -> tuple[Block, set[str]]:
@@ -380,9 +401,16 @@ _HANDLERS = {
 }
 
 
-def _anchor(kind: str, ident: str) -> str:
+def _anchor(kind: str, ident: str, taken: set[str]) -> str:
+    """A page id for a tool call or result, readable and unique among `taken`."""
     # Ids come from span content: keep them to characters that are safe in a fragment.
-    return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", ident)[:120]
+    base = f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", ident)[:120]
+    anchor, n = base, 1
+    while anchor in taken:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
 
 
 def _valid_base64(data: str) -> bool:
@@ -395,13 +423,19 @@ def _valid_base64(data: str) -> bool:
     return True
 
 
-def _as_list(value: Any) -> list[Any]:
+def _listed(value: Any) -> list[Any]:
+    """A list as it is, one value as a list of it, and nothing as no items."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
 
 
 def build(conversation: dict[str, Any]) -> ConversationView:
+    with highlight_budget():
+        return _build(conversation)
+
+
+def _build(conversation: dict[str, Any]) -> ConversationView:
     builder = _Builder(conversation)
     params = conversation.get("request_params")
     return ConversationView(
@@ -410,7 +444,7 @@ def build(conversation: dict[str, Any]) -> ConversationView:
             *builder.messages(conversation.get("input_messages") or [], output=False),
             *builder.messages(conversation.get("output_messages") or [], output=True),
         ],
-        tools=[builder.tool_definition(t) for t in _as_list(conversation.get("tools"))],
+        tools=[builder.tool_definition(t) for t in _listed(conversation.get("tools"))],
         request_params=[
             (str(key), _fact_value(value))
             for key, value in (params.items() if isinstance(params, dict) else [])

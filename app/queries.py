@@ -127,13 +127,13 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _matching_traces(dialect: str, q: str) -> Any:
-    """The ids of the traces with a span whose search text (`span_search`) matches `q`."""
+def _matching(dialect: str, q: str, *columns: Any) -> sa.Select:
+    """`columns` of the `span_search` rows whose text matches `q`."""
     try:
         match = search.fts_query(q)
     except ValueError as exc:
         raise BadQuery(f"q: {exc}") from None
-    found = sa.select(span_search.c.trace_id)
+    found = sa.select(*columns)
     if dialect == "postgresql":
         # Until PostgreSQL gets its own index: every term as a case-blind substring.
         words = [text.replace("\x00", "") for text, _ in search.terms(q)]
@@ -145,6 +145,19 @@ def _matching_traces(dialect: str, q: str) -> Any:
         .scalar_subquery()
     )
     return found.where(span_search.c.id.in_(matching))
+
+
+def _matching_traces(dialect: str, q: str) -> Any:
+    """The ids of the traces with a span whose search text (`span_search`) matches `q`."""
+    return _matching(dialect, q, span_search.c.trace_id)
+
+
+def matching_spans(connection: sa.Connection, trace_id: bytes, q: str) -> set[str]:
+    """The ids (hex) of the spans of one trace whose search text matches `q`."""
+    query = _matching(connection.dialect.name, q, span_search.c.span_id).where(
+        span_search.c.trace_id == trace_id
+    )
+    return {span_id.hex() for span_id in connection.execute(query).scalars()}
 
 
 def list_traces(
@@ -184,6 +197,22 @@ def list_traces(
     page, more = rows[:limit], len(rows) > limit
     next_cursor = _encode_cursor("t", page[-1].start_ns, page[-1].trace_id.hex()) if more else None
     return [trace_summary(row) for row in page], next_cursor
+
+
+def service_names(connection: sa.Connection, limit: int = 200) -> list[str]:
+    """The services that traces are named after, for the list's filter, in name order.
+
+    A loose index scan: each step asks the (service_name, start_ns) index for the next name
+    after the last one, so the cost grows with the number of services, not of traces.
+    """
+    t = traces.c
+    names = sa.select(sa.func.min(t.service_name).label("name")).cte("names", recursive=True)
+    following = (
+        sa.select(sa.func.min(t.service_name)).where(t.service_name > names.c.name)
+    ).scalar_subquery()
+    names = names.union_all(sa.select(following).where(names.c.name.is_not(None)))
+    query = sa.select(names.c.name).where(names.c.name.is_not(None)).limit(limit)
+    return list(connection.execute(query).scalars())
 
 
 def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:

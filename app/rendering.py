@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -22,16 +27,38 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import JsonLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
-# Past these sizes highlighting costs more than it gives: the text is shown plain.
+# Past these sizes highlighting costs more than it gives: the text is shown plain. Code gets a
+# lower bound than JSON because some Pygments lexers (HTML with an unclosed comment, say) take
+# time that grows with the square of the text.
 MAX_HIGHLIGHT_CHARS = 100_000
+MAX_HIGHLIGHT_CODE_CHARS = 10_000
+# Highlighting one page stops after this long; the rest of its code is shown plain, so no
+# conversation, however much code it holds, can make a page slow.
+PAGE_HIGHLIGHT_SECONDS = 0.5
+_highlight_deadline: ContextVar[float | None] = ContextVar("highlight_deadline", default=None)
 SAFE_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
 
 _FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
 
 
+@contextmanager
+def highlight_budget(seconds: float = PAGE_HIGHLIGHT_SECONDS) -> Iterator[None]:
+    """Within the block, highlighting stops once `seconds` have passed."""
+    token = _highlight_deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _highlight_deadline.reset(token)
+
+
+def _within_budget() -> bool:
+    deadline = _highlight_deadline.get()
+    return deadline is None or time.monotonic() < deadline
+
+
 def _highlight_code(code: str, language: str, _attrs: Any) -> str:
     """Pygments HTML for a fenced block, or "" to let markdown-it escape it plainly."""
-    if not language or len(code) > MAX_HIGHLIGHT_CHARS:
+    if not language or len(code) > MAX_HIGHLIGHT_CODE_CHARS or not _within_budget():
         return ""
     try:
         lexer = get_lexer_by_name(language.split()[0])
@@ -55,7 +82,8 @@ def _link_open(renderer: RendererHTML, tokens: list, index: int, options: Any, e
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight_code})
+    # breaks: a single newline in a message is a line break, as people who wrote it meant.
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True, "highlight": _highlight_code})
     md.enable(["table", "strikethrough"])
     # An image in a message would be fetched by the viewer's browser: a tracking pixel at best.
     md.disable("image")
@@ -63,22 +91,47 @@ def _markdown() -> MarkdownIt:
     return md
 
 
-# Each call of a conversation repeats the turns before it, so the same texts are rendered
-# again and again as a user steps through the calls. Only short texts are kept, which bounds
-# the cache to a few megabytes.
-CACHED_TEXT_CHARS = 16_000
+class _RenderedCache:
+    """Rendered Markdown by text, bounded by the characters it holds rather than by entries.
+
+    Each call of a conversation repeats the turns before it, so the same texts are rendered
+    again and again as a user steps through the calls.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self.entries: OrderedDict[str, Markup] = OrderedDict()
+
+    def get(self, text: str) -> Markup | None:
+        html = self.entries.get(text)
+        if html is not None:
+            self.entries.move_to_end(text)
+        return html
+
+    def put(self, text: str, html: Markup) -> None:
+        size = len(text) + len(html)
+        if size > self.max_chars // 16 or text in self.entries:
+            return
+        self.entries[text] = html
+        self.chars += size
+        while self.chars > self.max_chars:
+            old_text, old_html = self.entries.popitem(last=False)
+            self.chars -= len(old_text) + len(old_html)
 
 
-@lru_cache(maxsize=1024)
-def _cached_markdown(text: str) -> Markup:
-    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+# About 16 MB of text at most, whatever the conversations hold.
+_rendered = _RenderedCache(max_chars=8_000_000)
 
 
 def markdown(text: str) -> Markup:
     """A message's text as HTML. Raw HTML in it is shown as text, never rendered."""
-    if len(text) <= CACHED_TEXT_CHARS:
-        return _cached_markdown(text)
-    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+    html = _rendered.get(text)
+    if html is None:
+        html = Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+        if _within_budget():  # a render cut short of its highlighting is not worth keeping
+            _rendered.put(text, html)
+    return html
 
 
 def _as_json(value: Any) -> tuple[Any, bool]:
@@ -103,15 +156,20 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-def json_html(value: Any) -> Markup:
-    """Pretty JSON, highlighted when it is small enough to be worth it; plain text stays plain."""
+def json_view(value: Any) -> tuple[Markup, str]:
+    """Pretty JSON as HTML, highlighted when small enough to be worth it, and as plain text
+    (for measuring). Text that is not JSON stays plain text."""
     parsed, is_json = _as_json(value)
     if not is_json:
-        return escape(parsed)
+        return escape(parsed), parsed
     text = json.dumps(parsed, indent=2, ensure_ascii=False, default=str)
-    if len(text) > MAX_HIGHLIGHT_CHARS:
-        return escape(text)
-    return Markup(highlight(text, JsonLexer(), _FORMATTER))  # noqa: S704 - Pygments escapes
+    if len(text) > MAX_HIGHLIGHT_CHARS or not _within_budget():
+        return escape(text), text
+    return Markup(highlight(text, JsonLexer(), _FORMATTER)), text  # noqa: S704 - Pygments escapes
+
+
+def json_html(value: Any) -> Markup:
+    return json_view(value)[0]
 
 
 def _token_colours(style: str) -> str:

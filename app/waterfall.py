@@ -21,6 +21,7 @@ class Row:
     offset_pct: float
     width_pct: float
     child_count: int
+    start_offset_ms: float  # from the trace's first span
 
     @property
     def span_id(self) -> str:
@@ -71,7 +72,13 @@ def _tree_order(spans: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, 
 
 
 def format_ms(ms: float) -> str:
-    """A duration in the unit that reads best, chosen after rounding ("1.00 s", not "1000 ms")."""
+    """A duration in the unit that reads best, chosen after rounding ("1.00 s", not "1000 ms").
+
+    A negative duration (a span that ends before it starts: an emitter's clock bug) keeps its
+    sign, so it reads as the anomaly it is.
+    """
+    if ms < 0:
+        return "−" + format_ms(-ms)
     if round(ms * 1000) < 1000:
         return f"{ms * 1000:.0f} µs"
     if round(ms, 1) < 10:
@@ -96,9 +103,9 @@ def layout(spans: list[dict[str, Any]]) -> tuple[list[Row], list[Tick]]:
         offset = (span["start_time_unix_nano"] - start) / 1e6 / total_ms * 100
         width = max(span["duration_ms"] / total_ms * 100, MIN_BAR_PCT)
         offset = min(offset, 100 - MIN_BAR_PCT)
-        rows.append(
-            Row(span, depth, round(offset, 3), round(min(width, 100 - offset), 3), child_count)
-        )
+        start_offset_ms = (span["start_time_unix_nano"] - start) / 1e6
+        width_pct = round(min(width, 100 - offset), 3)
+        rows.append(Row(span, depth, round(offset, 3), width_pct, child_count, start_offset_ms))
     # Three ticks fit the narrowest column without their labels running into each other.
     ticks = [Tick(pct, format_ms(total_ms * pct / 100)) for pct in (0, 50, 100)]
     return rows, ticks

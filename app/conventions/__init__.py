@@ -54,12 +54,26 @@ def summary_columns(attributes: dict[str, Any]) -> dict[str, Any]:
     return LlmSummary.columns(convention.name if convention else None, summary)
 
 
+def conversation_of(
+    convention: str | None, records: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The normalised conversation of a call stored under `convention`, from the attributes of
+    the call's span and then of its parts (`queries.llm_call`); None when no known convention
+    recorded it."""
+    reader = BY_NAME.get(convention) if convention else None
+    if reader is None or not records:
+        return None
+    attributes, *parts = records
+    return reader.conversation(attributes, parts)
+
+
 __all__ = [
     "BY_NAME",
     "CONVENTIONS",
     "Convention",
     "LlmSummary",
     "convention_for",
+    "conversation_of",
     "pair_tool_calls",
     "summary_columns",
 ]

@@ -8,7 +8,8 @@ the same template block the full page renders, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,9 +17,10 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from app import conversation_view, params, queries, timeline, waterfall
-from app.conventions import BY_NAME
+from app.conventions import conversation_of
 from app.rendering import highlight_css, json_html
 from app.resources import resource_dir
 
@@ -64,7 +66,7 @@ class ListQuery:
     @classmethod
     def of(cls, request: Request) -> ListQuery:
         given = request.query_params
-        return cls(**{name: given.get(name, "").strip() for name in cls.__dataclass_fields__})
+        return cls(**{f.name: given.get(f.name, "").strip() for f in fields(cls)})
 
     def filters(self) -> queries.TraceFilter:
         if self.status not in ("", "error", "ok"):
@@ -83,12 +85,12 @@ class ListQuery:
         )
 
     def query_string(self, **extra: str) -> str:
-        given = {k: v for k, v in {**self.__dict__, **extra}.items() if v}
+        given = {k: v for k, v in {**asdict(self), **extra}.items() if v}
         return urlencode(given)
 
     @property
     def active(self) -> bool:
-        return any(self.__dict__.values())
+        return any(asdict(self).values())
 
 
 def _trace_page(request: Request) -> tuple[ListQuery, list[dict[str, Any]], str | None]:
@@ -99,17 +101,28 @@ def _trace_page(request: Request) -> tuple[ListQuery, list[dict[str, Any]], str 
     return query, found, next_cursor
 
 
+def _rows(query: ListQuery, found: list[dict[str, Any]]) -> tuple[Markup, str]:
+    """The list's rows as HTML, and a digest by which the polling page knows they changed."""
+    html = Markup(_environment.get_template("_trace_rows.html").render(traces=found, query=query))
+    return html, hashlib.sha256(html.encode()).hexdigest()[:16]
+
+
 @router.get("/", response_class=HTMLResponse)
 def trace_list(request: Request) -> Response:
     try:
         query, found, next_cursor = _trace_page(request)
     except queries.BadQuery as exc:
         return _error(request, 422, str(exc))
+    rows, digest = _rows(query, found)
+    with request.app.state.engine.connect() as connection:
+        services = queries.service_names(connection)
     return templates.TemplateResponse(
         request,
         "traces.html",
         {
-            "traces": found,
+            "rows": rows,
+            "rows_digest": digest,
+            "services": services,
             "next_cursor": next_cursor,
             "query": query,
             "first_page": not request.query_params.get("cursor"),
@@ -120,14 +133,14 @@ def trace_list(request: Request) -> Response:
 
 @router.get("/partials/traces", response_class=HTMLResponse)
 def trace_rows(request: Request) -> Response:
-    """The list's rows alone: what the page polls to show new traces."""
+    """The list's rows alone: what the page polls to show new traces. The headers carry the
+    rows' digest and the cursor of the page after them, so the page's "Older" link follows."""
     try:
-        query, found, _next = _trace_page(request)
+        query, found, next_cursor = _trace_page(request)
     except queries.BadQuery as exc:
         return _error(request, 422, str(exc))
-    return templates.TemplateResponse(
-        request, "_trace_rows.html", {"traces": found, "query": query}
-    )
+    rows, digest = _rows(query, found)
+    return HTMLResponse(rows, headers={"x-rows-digest": digest, "x-next-cursor": next_cursor or ""})
 
 
 # --- one trace -----------------------------------------------------------------------------------
@@ -175,38 +188,39 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
     span = queries.get_span(connection, trace_id, span_id)
     if span is None:
         return None
-    detail: dict[str, Any] = {
-        "span": span,
-        "conversation": None,
-        "chart": None,
-        "usage": None,
-        "call_span_id": None,
-    }
+    detail: dict[str, Any] = {"span": span, "conversation": None, "chart": None, "usage": None}
     call = queries.llm_call(connection, trace_id, span_id) if span["llm"] else None
-    if call is not None and call[0] in BY_NAME:
-        convention, (attributes, *parts) = call
-        conversation = BY_NAME[convention].conversation(attributes, parts)
+    conversation = conversation_of(*call) if call else None
+    if conversation is not None:
         detail["conversation"] = conversation_view.build(conversation)
         detail["chart"] = timeline.chart(conversation.get("streaming") or {})
         usage = conversation.get("usage")
         detail["usage"] = Usage.of(usage if isinstance(usage, dict) else {})
-        detail["convention"] = convention
-        detail["streaming"] = conversation.get("streaming")
     return detail
 
 
-def _default_span(rows: list[waterfall.Row]) -> str | None:
-    """The first LLM call, else the root: what a trace opens on."""
-    calls = [row for row in rows if row.is_call]
-    chosen = calls[0] if calls else (rows[0] if rows else None)
-    return chosen.span_id if chosen else None
+def _default_span(rows: list[waterfall.Row], matches: set[str]) -> str | None:
+    """What a trace opens on: the first LLM call among the spans a search matched, else the
+    first matching span, else the first LLM call, else the root."""
+    for candidates in (
+        [row for row in rows if row.span_id in matches and row.llm],
+        [row for row in rows if row.span_id in matches],
+        [row for row in rows if row.is_call],
+        rows,
+    ):
+        if candidates:
+            return candidates[0].span_id
+    return None
 
 
 @router.get("/traces/{trace_id}", response_class=HTMLResponse)
-def trace_page(request: Request, trace_id: str, span: str | None = None) -> Response:
+def trace_page(request: Request, trace_id: str, span: str | None = None, q: str = "") -> Response:
     try:
         ident = queries.parse_trace_id(trace_id)
         span_ident = queries.parse_span_id(span) if span else None
+        with request.app.state.engine.connect() as connection:
+            # A search that led here marks the spans it matched and opens on the first.
+            matches = queries.matching_spans(connection, ident, q) if q.strip() else set()
     except queries.BadQuery as exc:
         return _error(request, 422, str(exc))
     with request.app.state.engine.connect() as connection:
@@ -214,7 +228,8 @@ def trace_page(request: Request, trace_id: str, span: str | None = None) -> Resp
         if found is None:
             return _error(request, 404, f"No trace {trace_id} is stored.")
         rows, ticks = waterfall.layout(found["spans"])
-        selected = span.lower() if span else _default_span(rows)
+        default = _default_span(rows, matches)
+        selected = span.lower() if span else default
         detail = (
             _span_detail(connection, ident, span_ident or bytes.fromhex(selected))
             if selected
@@ -233,6 +248,9 @@ def trace_page(request: Request, trace_id: str, span: str | None = None) -> Resp
             "selected": selected,
             "detail": detail,
             "totals": Usage.of(trace),
+            "matches": matches,
+            "default_span": default,
+            "q": q.strip(),
         },
     )
 

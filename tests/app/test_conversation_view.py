@@ -870,3 +870,87 @@ def test_the_module_renders_no_markup_from_labels() -> None:
     block = _one({"type": "tool_call", "id": "x", "name": SCRIPT, "arguments": {}})
     assert block.label == SCRIPT
     assert not isinstance(block.label, Markup)
+
+
+# --- tool pairing by the part itself ---------------------------------------------------------------
+
+
+def test_repeated_tool_ids_get_unique_anchors_and_pair_in_order() -> None:
+    view = build(
+        {
+            "input_messages": [
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {"type": "tool_call", "id": "dup", "name": "first", "arguments": {}},
+                        {"type": "tool_call", "id": "dup", "name": "second", "arguments": {}},
+                        {"type": "tool_call", "id": "d?p", "name": "third", "arguments": {}},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "parts": [{"type": "tool_call_response", "id": "dup", "response": "one"}],
+                },
+            ]
+        }
+    )
+    first, second, third = view.messages[0].blocks
+    (result,) = view.messages[1].blocks
+    anchors = [first.anchor, second.anchor, third.anchor, result.anchor]
+    assert len(set(anchors)) == 4, anchors
+    # The first call with an id is the one its answer pairs with, both ways.
+    assert first.link == ("#" + result.anchor, "result")
+    assert result.link == ("#" + first.anchor, "call") and result.label == "first"
+    assert second.link is None and second.note
+    assert third.anchor == "call-d_p" and first.anchor == "call-dup"
+
+
+def test_a_server_tool_call_is_not_answered_by_a_client_tool_result() -> None:
+    view = build(
+        {
+            "output_messages": [
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {"type": "server_tool_call", "id": "s1", "name": "web_search"},
+                        {"type": "tool_call_response", "id": "s1", "response": "odd"},
+                    ],
+                }
+            ]
+        }
+    )
+    call, result = view.messages[0].blocks
+    assert call.link is None
+    assert result.link is None and result.label == ""
+
+
+def test_long_tool_arguments_and_results_fold_like_long_text() -> None:
+    arguments = {f"key{n}": n for n in range(LONG_LINES + 5)}  # short text, many lines pretty
+    view = build(
+        {
+            "input_messages": [
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {"type": "tool_call", "id": "t", "name": "n", "arguments": arguments}
+                    ],
+                },
+                {
+                    "role": "user",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": "t",
+                            "response": json.dumps(arguments),
+                        },
+                        {"type": "tool_call_response", "id": "u", "response": {"k": 1}},
+                    ],
+                },
+            ]
+        }
+    )
+    call = view.messages[0].blocks[0]
+    long_result, short_result = view.messages[1].blocks
+    assert call.long and call.chars > len(json.dumps(arguments))
+    assert long_result.long
+    assert not short_result.long

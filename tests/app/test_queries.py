@@ -311,3 +311,20 @@ def test_a_trace_outline_is_its_spans_without_their_payload(engine: Engine) -> N
     assert [{k: s[k] for k in keys} for s in full["spans"]] == outline["spans"]
     assert outline["spans"][1]["llm"]["request_model"] == "claude-x"
     assert outline["spans"][1]["status_code"] == "error"
+
+
+def test_service_names_step_through_the_index_one_name_at_a_time(engine: Engine) -> None:
+    write(engine, request(span("a1"), service="billing"), request(span("a2"), service="billing"))
+    write(engine, request(span("b"), service="api"), request(span("c"), service="<zeta>"))
+    with engine.connect() as connection:
+        assert queries.service_names(connection) == ["<zeta>", "api", "billing"]
+        assert queries.service_names(connection, limit=2) == ["<zeta>", "api"]
+        # Each step of the scan is one seek in the service index.
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT min(service_name) FROM traces WHERE service_name > ?",
+                ("api",),
+            )
+        )
+    assert "ix_traces_service_start" in plan and "SCAN" not in plan

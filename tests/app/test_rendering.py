@@ -297,3 +297,48 @@ def test_highlight_css_has_token_colours_for_both_themes() -> None:
     assert ".hl-" in dark
     rules = [line for line in css.splitlines() if line and not line.startswith(("@media", "}"))]
     assert all(line.startswith(".hl-") for line in rules)
+
+
+# --- bounds on the cost of a page ---------------------------------------------------------------
+
+
+def test_a_single_newline_is_a_line_break() -> None:
+    page = _parse(markdown("line one\nline two"))
+    assert page.select("p br") != []
+
+
+def test_long_code_is_not_highlighted() -> None:
+    from app.rendering import MAX_HIGHLIGHT_CODE_CHARS
+
+    small = _parse(markdown("```python\nx = 1\n```"))
+    assert small.select("code span.hl-n")
+    code = "x = 1\n" * (MAX_HIGHLIGHT_CODE_CHARS // 6 + 1)
+    big = _parse(markdown(f"```python\n{code}```"))
+    assert big.select("code span") == []
+    assert big.select_one("code").get_text() == code
+
+
+def test_highlighting_stops_when_the_page_budget_is_spent() -> None:
+    from app.rendering import highlight_budget
+
+    text = "```python\ny = 2  # not yet rendered anywhere\n```"
+    with highlight_budget(0.0):
+        plain = _parse(markdown(text))
+        json_plain = _parse(json_html({"budget": "spent"}))
+    assert plain.select("code span") == [] and "y = 2" in plain.get_text()
+    assert json_plain.select("span") == [] and json.loads(json_plain.get_text())
+    # A render cut short is not cached: with time to spare the same text is highlighted.
+    assert _parse(markdown(text)).select("code span.hl-n")
+
+
+def test_the_rendered_markdown_cache_is_bounded_by_size() -> None:
+    from app.rendering import _RenderedCache
+
+    cache = _RenderedCache(max_chars=1_600)
+    for n in range(100):
+        cache.put(f"text {n:03}" + "x" * 40, Markup("<p>" + "y" * 40 + "</p>"))
+    assert cache.chars <= 1_600
+    assert cache.get("text 099" + "x" * 40) is not None  # the newest stay
+    assert cache.get("text 000" + "x" * 40) is None  # the oldest went
+    cache.put("huge", Markup("z" * 1_000))  # larger than a sixteenth: never kept
+    assert cache.get("huge") is None

@@ -66,12 +66,19 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     dialogs: list[str] = []
     errors: list[str] = []
+    refused: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The pages' own script, styles and thumbnails must all fit their Content-Security-Policy.
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused.append(message.text),
+    )
     page.dialogs = dialogs  # type: ignore[attr-defined]
     yield page
     context.close()
     assert errors == [], f"the page's script failed: {errors}"
+    assert refused == [], f"the policy refused part of the page: {refused}"
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +114,7 @@ def test_an_agent_run_reads_as_a_conversation(agent_run: tuple[Collector, str], 
     row = page.locator(f"#traces tr[data-trace-id='{trace_id}']")
     expect(row.locator("td.name")).to_have_text(scenario.ROOT_SPAN)
     expect(row.locator("td.llm-calls")).to_have_text("2")
+    _screenshot(page, "trace-list")
     row.locator("td.name a").click()
     page.wait_for_url(f"**/traces/{trace_id}")
 
@@ -171,6 +179,22 @@ def test_keys_move_between_calls_and_to_search(agent_run: tuple[Collector, str],
     page.keyboard.press("k")
     expect(page).to_have_url(re.compile(f"span={first}$"))
     expect(page.locator("#detail .span-detail")).to_have_attribute("data-span-id", first or "")
+
+    # Back returns to the span before, and to the trace's default when the URL names none.
+    page.go_back()
+    expect(page).to_have_url(re.compile(f"span={second}$"))
+    expect(page.locator("#detail .span-detail")).to_have_attribute("data-span-id", second or "")
+    page.go_back()
+    expect(page).to_have_url(re.compile(f"/traces/{trace_id}$"))
+    expect(page.locator("#detail .span-detail")).to_have_attribute("data-span-id", first or "")
+    expect(page.locator(".wf-row.is-selected a")).to_have_attribute("data-span", first or "")
+
+    # Keys still work after the Raw JSON switch took the focus; held down, the last one wins.
+    page.get_by_text("Raw JSON", exact=True).click()
+    for _ in range(5):
+        page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(f"span={second}$"))
+    expect(page.locator("#detail .span-detail")).to_have_attribute("data-span-id", second or "")
 
     page.keyboard.press("/")
     expect(page.locator("#search")).to_be_focused()

@@ -471,7 +471,7 @@ def test_the_list_is_empty_before_anything_arrives(client: TestClient) -> None:
     # Nothing is filtered, so there is nothing to clear, and the rows poll for new traces.
     assert page.select_one("form.filters a.clear") is None
     assert page.select_one("#trace-rows")["data-live"] == "/partials/traces?"
-    assert page.select_one("nav.pager a.older") is None
+    assert page.select_one("nav.pager a.older[href]") is None
 
 
 @dataclass
@@ -577,11 +577,18 @@ def test_search_reaches_tool_arguments_results_and_thinking(client: TestClient, 
     assert _field(page, "q") == q
 
 
-def test_the_search_box_in_the_header_is_refilled_too(client: TestClient) -> None:
+def test_the_list_has_one_search_box_and_it_keeps_the_other_filters(client: TestClient) -> None:
+    """On the list the header's search box would drop the filters: the filter form's box
+    is the one, and it is what / focuses."""
     _record_fleet(client)
-    page = _soup(client, "/?q=zeppelin")
-    assert page.select_one("header form.search input[name=q]")["value"] == "zeppelin"
-    assert _field(page, "q") == "zeppelin"
+    page = _soup(client, "/?q=zeppelin&service=billing")
+    boxes = page.select("input[name=q]")
+    assert len(boxes) == 1
+    assert boxes[0]["id"] == "search" and boxes[0]["value"] == "zeppelin"
+    assert boxes[0].find_parent("form") is page.select_one("form.filters")
+    # Other pages keep the header's box.
+    other = _soup(client, f"/traces/{otlp.trace_id().hex()}", status=404)
+    assert other.select_one("header form.search input#search") is not None
 
 
 def test_since_and_until_together_open_their_panel(client: TestClient) -> None:
@@ -668,7 +675,7 @@ def test_pages_of_older_traces_follow_a_keyset_cursor(
     for number in range(3):
         page = _soup(client, path)
         seen += _row_ids(page)
-        older = page.select_one("nav.pager a.older")
+        older = page.select_one("nav.pager a.older[href]")
         if number == 0:
             # Only the first page is live; later ones are a fixed window into the past.
             assert page.select_one("#trace-rows").has_attr("data-live")
@@ -1507,7 +1514,6 @@ def test_hostile_query_parameters_are_escaped_on_every_page(client: TestClient) 
     assert _field(page, "q") == SCRIPT
     assert _field(page, "service") == IMG
     assert _field(page, "model") == MD_LINK
-    assert page.select_one("header input[name=q]")["value"] == SCRIPT
     for path in (
         f"/?since={SCRIPT}",
         f"/?status={IMG}",
@@ -1537,3 +1543,83 @@ def test_the_highlight_stylesheet(client: TestClient) -> None:
     assert reply.headers["content-type"].startswith("text/css")
     assert ".hl-" in reply.text
     assert "@media (prefers-color-scheme: dark)" in reply.text
+
+
+# --- live rows, and a search that leads into a trace ---------------------------------------------
+
+
+def test_the_polled_rows_carry_their_digest_and_the_next_cursor(client: TestClient) -> None:
+    _export(client, otlp.span("first", start_ns=otlp.BASE_NS))
+    page = _soup(client, "/")
+    polled = client.get("/partials/traces")
+    digest = page.select_one("#trace-rows")["data-digest"]
+    # The page and the poll agree while nothing changed, so the page leaves its rows alone.
+    assert polled.headers["x-rows-digest"] == digest
+    assert polled.headers["x-next-cursor"] == ""
+    _export(client, otlp.span("second", start_ns=otlp.BASE_NS + SECOND))
+    changed = client.get("/partials/traces")
+    assert changed.headers["x-rows-digest"] != digest
+    # One row per page: the poll says where the page after its rows starts.
+    from app.routes import pages
+
+    original = pages.PAGE_SIZE
+    pages.PAGE_SIZE = 1
+    try:
+        small = client.get("/partials/traces")
+        cursor = small.headers["x-next-cursor"]
+        assert cursor
+        older = _soup(client, f"/?cursor={cursor}")
+        assert [_text(row.select_one("td.name")) for row in _rows(older)] == ["first"]
+    finally:
+        pages.PAGE_SIZE = original
+
+
+def test_a_search_opens_a_trace_on_the_span_it_matched(client: TestClient) -> None:
+    trace = otlp.trace_id()
+    root = otlp.span("agent", trace=trace)
+    plain_call = otlp.span(
+        "chat one",
+        trace=trace,
+        parent=root.span_id,
+        start_ns=otlp.BASE_NS + 1,
+        attributes=_call(
+            input_messages=[{"role": "user", "parts": [{"type": "text", "content": "hello"}]}]
+        ),
+    )
+    matching_call = otlp.span(
+        "chat two",
+        trace=trace,
+        parent=root.span_id,
+        start_ns=otlp.BASE_NS + 2,
+        attributes=_call(
+            input_messages=[
+                {"role": "user", "parts": [{"type": "text", "content": "zebra crossing"}]}
+            ]
+        ),
+    )
+    _export(client, root, plain_call, matching_call)
+    listed = _soup(client, "/?q=zebra")
+    link = _rows(listed)[0].select_one("td.name a")["href"]
+    assert link == f"/traces/{trace.hex()}?q=zebra"
+    page = _soup(client, link)
+    marked = [row.select_one("a")["data-span"] for row in page.select(".wf-row.is-match")]
+    assert marked == [matching_call.span_id.hex()]
+    assert page.select_one(".wf-row.is-selected a")["data-span"] == matching_call.span_id.hex()
+    assert "1 span match" in _text(page.select_one(".wf-matches"))
+    # Back and forward without a span return to this default; row links keep the search.
+    assert page.select_one("#wf-rows")["data-default-span"] == matching_call.span_id.hex()
+    assert all("q=zebra" in a["href"] for a in page.select(".wf-row a"))
+    # Without a search the trace opens on its first call, and nothing is marked.
+    plain = _soup(client, f"/traces/{trace.hex()}")
+    assert plain.select(".wf-row.is-match") == []
+    assert plain.select_one(".wf-row.is-selected a")["data-span"] == plain_call.span_id.hex()
+    _soup(client, f"/traces/{trace.hex()}?q=%25%25", status=422)
+
+
+def test_the_service_filter_suggests_the_known_services(client: TestClient) -> None:
+    _export(client, otlp.span("a"), service="billing")
+    _export(client, otlp.span("b"), service="<b>api</b>")
+    page = _soup(client, "/")
+    field = page.select_one("form.filters input[name=service]")
+    options = page.select(f"datalist#{field['list']} option")
+    assert [option["value"] for option in options] == ["<b>api</b>", "billing"]
