@@ -156,7 +156,8 @@
       const step = event.key === "j" ? 1 : -1;
       // The next LLM call after (or before) the selected row, whatever kind of span that is.
       let next = here === -1 ? (step === 1 ? 0 : rows.length - 1) : here + step;
-      while (next >= 0 && next < rows.length && !rows[next].parentElement.classList.contains("is-llm")) {
+      const isVisibleCall = (link) => link.parentElement.classList.contains("is-llm") && !link.parentElement.hidden;
+      while (next >= 0 && next < rows.length && !isVisibleCall(rows[next])) {
         next += step;
       }
       if (next < 0 || next >= rows.length) return;
@@ -165,6 +166,34 @@
       rows[next].focus({ preventScroll: true });
       select(rows[next].dataset.span, true);
     });
+
+    // Folding: a span's button hides the rows under it (deeper rows that follow it), and
+    // unfolding shows them again, except under spans that are still folded themselves.
+    function fold(row, folded) {
+      const depth = Number(row.dataset.depth);
+      const button = row.querySelector(".wf-toggle");
+      button.setAttribute("aria-expanded", String(!folded));
+      button.textContent = folded ? "▸" : "▾";
+      let hiddenBelow = Infinity;
+      for (let next = row.nextElementSibling; next; next = next.nextElementSibling) {
+        const nextDepth = Number(next.dataset.depth);
+        if (nextDepth <= depth) break;
+        if (folded) {
+          next.hidden = true;
+          continue;
+        }
+        if (nextDepth > hiddenBelow) continue;
+        hiddenBelow = Infinity;
+        next.hidden = false;
+        if (next.querySelector(".wf-toggle[aria-expanded='false']")) hiddenBelow = nextDepth;
+      }
+    }
+    for (const button of list.querySelectorAll(".wf-toggle")) {
+      button.hidden = false;
+      button.addEventListener("click", () => {
+        fold(button.parentElement, button.getAttribute("aria-expanded") === "true");
+      });
+    }
 
     // A link to a span deep in a long trace opens with its row in view (the waterfall
     // scrolls on its own; the page stays where it is).

@@ -95,6 +95,7 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collec
 
 def _screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # sticky parts are drawn where the view is
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
@@ -319,3 +320,26 @@ def test_dark_mode_follows_the_system(agent_run: tuple[Collector, str], browser:
     assert sum(channels) / 3 < 60, background  # a dark page, not the light one
     _screenshot(page, "trace-dark")
     context.close()
+
+
+def test_spans_fold_under_their_parent(agent_run: tuple[Collector, str], page: Page) -> None:
+    collector, trace_id = agent_run
+    page.goto(f"{collector.url}/traces/{trace_id}")
+    rows = page.locator(".wf-row")
+    expect(rows).to_have_count(4)  # the root, two calls, and the second call's stream
+    root_toggle = rows.nth(0).locator(".wf-toggle")
+    call_toggle = rows.nth(2).locator(".wf-toggle")
+    expect(rows.nth(1).locator(".wf-toggle")).to_have_count(0)  # no children, no button
+    call_toggle.click()
+    expect(rows.nth(3)).to_be_hidden()
+    root_toggle.click()
+    for n in (1, 2, 3):
+        expect(rows.nth(n)).to_be_hidden()
+    expect(root_toggle).to_have_attribute("aria-expanded", "false")
+    # Unfolding the root keeps the call folded that was folded before.
+    root_toggle.click()
+    expect(rows.nth(1)).to_be_visible()
+    expect(rows.nth(2)).to_be_visible()
+    expect(rows.nth(3)).to_be_hidden()
+    call_toggle.click()
+    expect(rows.nth(3)).to_be_visible()

@@ -742,7 +742,13 @@ def test_the_waterfall_lists_spans_in_tree_order_with_depth(client: TestClient) 
     order = [row.select_one("a")["data-span"] for row in rows]
     assert order == [agent.root, agent.first_call, agent.tool, agent.second_call, agent.stream]
     indents = [row.select_one(".wf-label")["style"] for row in rows]
-    assert indents == [f"padding-left: {depth * 0.9}rem" for depth in (0, 1, 1, 1, 2)]
+    # Each level indents by 0.9rem, after room for the fold button.
+    assert indents == [f"padding-left: {depth * 0.9 + 1.1}rem" for depth in (0, 1, 1, 1, 2)]
+    assert [row["data-depth"] for row in rows] == ["0", "1", "1", "1", "2"]
+    # Spans with children get a fold button, hidden until the script shows it.
+    toggles = [row.select_one("button.wf-toggle") for row in rows]
+    assert [t is not None for t in toggles] == [True, False, False, True, False]
+    assert all(t.has_attr("hidden") for t in toggles if t is not None)
     names = [_text(row.select_one(".wf-name")) for row in rows]
     assert names == ["plan a trip", f"chat {MODEL}", "tool get_time", f"chat {MODEL}", "stream"]
     for row in rows:
