@@ -19,7 +19,7 @@ def decode(
     if signal == "traces":
         batch = otlp.decode_traces(raw, fmt)
         for record in batch.records:
-            record.update(summary_columns(record["attributes"]))
+            record.update(summary_columns(record["attributes"], record["scope_name"]))
             record["search_text"] = search.search_text(record["name"], record["attributes"])
         return batch
     if signal == "logs":

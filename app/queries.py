@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from app import search
+from app.conventions import conversation_of
 from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
@@ -465,17 +466,39 @@ def span_log_views(connection: sa.Connection, trace_id: bytes, span_id: bytes) -
     ]
 
 
-def llm_call(
-    connection: sa.Connection, trace_id: bytes, span_id: bytes
-) -> tuple[str | None, list[dict[str, Any]]] | None:
-    """The LLM call a span records: (convention, [the call's attributes, then its parts']).
+@dataclass
+class StoredCall:
+    """An LLM call as stored: its span's attributes, events and logs, and its parts' attributes."""
+
+    convention: str | None
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]]
+    logs: list[dict[str, Any]]
+    parts: list[dict[str, Any]]
+
+    def conversation(self) -> dict[str, Any] | None:
+        """The call, normalised; None when no known convention recorded it."""
+        return conversation_of(
+            self.convention, self.attributes, self.parts, events=self.events, logs=self.logs
+        )
+
+
+def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> StoredCall | None:
+    """The LLM call a span records, with what its convention may need to read it.
 
     A call may be recorded by more than one span: Spyglass's client records a streamed
     response in a child span that is not a call of its own (`llm_is_call` false). Asked about
-    either span, this returns the call first and its parts after. None for an unknown span.
+    either span, this returns the call, with its parts. None for an unknown span.
     """
     s = spans.c
-    columns = (s.span_id, s.parent_span_id, s.attributes, s.llm_convention, s.llm_is_call)
+    columns = (
+        s.span_id,
+        s.parent_span_id,
+        s.attributes,
+        s.events,
+        s.llm_convention,
+        s.llm_is_call,
+    )
     row = connection.execute(
         sa.select(*columns).where(s.trace_id == trace_id, s.span_id == span_id)
     ).first()
@@ -498,4 +521,18 @@ def llm_call(
         )
         .order_by(s.start_ns, s.span_id)
     ).scalars()
-    return call.llm_convention, [call.attributes, *parts]
+    events = [
+        {
+            "name": event["name"],
+            "time": format_time(event["time_ns"]),
+            "attributes": event["attributes"],
+        }
+        for event in call.events or []
+    ]
+    return StoredCall(
+        convention=call.llm_convention,
+        attributes=call.attributes,
+        events=events,
+        logs=span_log_views(connection, trace_id, call.span_id),
+        parts=list(parts),
+    )

@@ -23,15 +23,25 @@ from app.conventions.pairing import pair_tool_calls
 class Convention(Protocol):
     name: str
 
-    def claims(self, attributes: dict[str, Any]) -> bool: ...
+    def claims(self, attributes: dict[str, Any], scope_name: str = "") -> bool:
+        """Whether a span is this convention's; `scope_name` is its instrumentation scope's
+        name, which tells apart sources whose attributes look alike."""
+        ...
 
     def summarize(self, attributes: dict[str, Any]) -> LlmSummary: ...
 
     def conversation(
-        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+        self,
+        attributes: dict[str, Any],
+        parts: Sequence[dict[str, Any]] = (),
+        *,
+        events: Sequence[dict[str, Any]] = (),
+        logs: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
-        """The call as a conversation; `parts` are the attributes of spans that record
-        parts of the same call (a streamed response).
+        """The call as a conversation. `parts` are the attributes of spans that record parts
+        of the same call (a streamed response); `events` are the span's own events
+        (`{"name", "time", "attributes"}`) and `logs` the log records emitted in it
+        (`{"event_name", "body", "attributes", "time", ...}`), where older forms kept content.
 
         Never raises, whatever the attributes hold, and returns only plain JSON values.
         """
@@ -43,28 +53,31 @@ CONVENTIONS: tuple[Convention, ...] = (spyglass.CONVENTION, otel_genai.CONVENTIO
 BY_NAME: dict[str, Convention] = {convention.name: convention for convention in CONVENTIONS}
 
 
-def convention_for(attributes: dict[str, Any]) -> Convention | None:
-    return next((c for c in CONVENTIONS if c.claims(attributes)), None)
+def convention_for(attributes: dict[str, Any], scope_name: str = "") -> Convention | None:
+    return next((c for c in CONVENTIONS if c.claims(attributes, scope_name)), None)
 
 
-def summary_columns(attributes: dict[str, Any]) -> dict[str, Any]:
+def summary_columns(attributes: dict[str, Any], scope_name: str = "") -> dict[str, Any]:
     """The `llm_*` columns of a span: all None when it is not an LLM call."""
-    convention = convention_for(attributes)
+    convention = convention_for(attributes, scope_name)
     summary = convention.summarize(attributes) if convention else None
     return LlmSummary.columns(convention.name if convention else None, summary)
 
 
 def conversation_of(
-    convention: str | None, records: Sequence[dict[str, Any]]
+    convention: str | None,
+    attributes: dict[str, Any],
+    parts: Sequence[dict[str, Any]] = (),
+    *,
+    events: Sequence[dict[str, Any]] = (),
+    logs: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any] | None:
-    """The normalised conversation of a call stored under `convention`, from the attributes of
-    the call's span and then of its parts (`queries.llm_call`); None when no known convention
-    recorded it."""
+    """The normalised conversation of a call stored under `convention` (see
+    `queries.llm_call`); None when no known convention recorded it."""
     reader = BY_NAME.get(convention) if convention else None
-    if reader is None or not records:
+    if reader is None:
         return None
-    attributes, *parts = records
-    return reader.conversation(attributes, parts)
+    return reader.conversation(attributes, parts, events=events, logs=logs)
 
 
 __all__ = [

@@ -38,7 +38,7 @@ MAX_PARAM_CHARS = 2_000
 class OtelGenAI:
     name = "otel-genai"
 
-    def claims(self, attributes: dict[str, Any]) -> bool:
+    def claims(self, attributes: dict[str, Any], scope_name: str = "") -> bool:
         return isinstance(attributes, dict) and any(key in attributes for key in MARKERS)
 
     def summarize(self, attributes: dict[str, Any]) -> LlmSummary:
@@ -72,7 +72,12 @@ class OtelGenAI:
         )
 
     def conversation(
-        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+        self,
+        attributes: dict[str, Any],
+        parts: Sequence[dict[str, Any]] = (),
+        *,
+        events: Sequence[dict[str, Any]] = (),
+        logs: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         if not isinstance(attributes, dict):
             attributes = {}

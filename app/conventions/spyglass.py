@@ -38,7 +38,7 @@ MAX_TIMELINE_POINTS = 1024
 class Spyglass:
     name = "spyglass"
 
-    def claims(self, attributes: dict[str, Any]) -> bool:
+    def claims(self, attributes: dict[str, Any], scope_name: str = "") -> bool:
         return isinstance(attributes, dict) and attributes.get(SPAN_TYPE) in (
             "llm.request",
             "llm.stream",
@@ -56,7 +56,12 @@ class Spyglass:
         return summary
 
     def conversation(
-        self, attributes: dict[str, Any], parts: Sequence[dict[str, Any]] = ()
+        self,
+        attributes: dict[str, Any],
+        parts: Sequence[dict[str, Any]] = (),
+        *,
+        events: Sequence[dict[str, Any]] = (),
+        logs: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         """The request span's input, with the output, usage and timing of its stream span.
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from app import params, queries
-from app.conventions import conversation_of
 
 router = APIRouter(prefix="/api/v1", tags=["REST API"])
 
@@ -287,13 +286,12 @@ def get_conversation(request: Request, trace_id: str, span_id: str) -> dict[str,
     found = _read(request, queries.llm_call, *ids)
     if found is None:
         raise _not_found(f"span {span_id} of trace {trace_id}")
-    convention, records = found
-    conversation = conversation_of(convention, records)
+    conversation = found.conversation()
     if conversation is None:
         raise HTTPException(status_code=404, detail=f"span {span_id} is not an LLM call")
     return {
         "trace_id": trace_id.lower(),
         "span_id": span_id.lower(),
-        "convention": convention,
+        "convention": found.convention,
         **conversation,
     }

@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from app import conversation_view, params, queries, timeline, waterfall
-from app.conventions import conversation_of
 from app.rendering import highlight_css, json_html
 from app.resources import resource_dir
 
@@ -190,7 +189,7 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
         return None
     detail: dict[str, Any] = {"span": span, "conversation": None, "chart": None, "usage": None}
     call = queries.llm_call(connection, trace_id, span_id) if span["llm"] else None
-    conversation = conversation_of(*call) if call else None
+    conversation = call.conversation() if call else None
     if conversation is not None:
         detail["conversation"] = conversation_view.build(conversation)
         detail["chart"] = timeline.chart(conversation.get("streaming") or {})
