@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from app.conventions import otel_genai, spyglass
+from app.conventions import anthropic_sdk, logfire, openinference, openllmetry, otel_genai, spyglass
 from app.conventions.common import LlmSummary
 from app.conventions.pairing import pair_tool_calls
 
@@ -48,8 +48,16 @@ class Convention(Protocol):
         ...
 
 
-# Most specific first: our own spans also carry the generic GenAI keys.
-CONVENTIONS: tuple[Convention, ...] = (spyglass.CONVENTION, otel_genai.CONVENTION)
+# Most specific first: every source below also sets some generic GenAI keys, so the plain
+# GenAI reader comes last (conventions.md section 2 gives the rules for telling them apart).
+CONVENTIONS: tuple[Convention, ...] = (
+    openinference.CONVENTION,
+    openllmetry.CONVENTION,
+    logfire.CONVENTION,
+    anthropic_sdk.CONVENTION,
+    spyglass.CONVENTION,
+    otel_genai.CONVENTION,
+)
 BY_NAME: dict[str, Convention] = {convention.name: convention for convention in CONVENTIONS}
 
 
