@@ -237,3 +237,30 @@ def streaming(**known: Any) -> dict[str, Any]:
     }
     block.update(known)
     return block
+
+
+# Finish reasons of every provider and instrumentor, onto the OpenTelemetry GenAI enum. Sources
+# disagree (OpenLLMetry maps end_turn to stop, the others keep the provider's word), so a
+# conversation carries both: `finish_reasons` as the source reported them, and
+# `finish_reasons_normalized` on this one scale.
+FINISH_REASONS = {
+    "stop": ("end_turn", "stop", "stop_sequence", "pause_turn", "complete", "finished"),
+    "length": ("max_tokens", "length", "model_context_window_exceeded", "max_output_tokens"),
+    "tool_call": ("tool_use", "tool_calls", "tool_call", "function_call"),
+    "content_filter": (
+        "refusal",
+        "content_filter",
+        "safety",
+        "recitation",
+        "blocklist",
+        "prohibited_content",
+    ),
+    "error": ("error",),
+}
+_FINISH_BY_RAW = {raw: normal for normal, raws in FINISH_REASONS.items() for raw in raws}
+
+
+def normalize_finish_reason(reason: str) -> str:
+    """One finish reason on the GenAI scale: stop, length, tool_call, content_filter, error;
+    anything else is `other(<reason>)`, so nothing is lost."""
+    return _FINISH_BY_RAW.get(reason.strip().lower(), f"other({reason})")
