@@ -49,7 +49,12 @@ class CapturedSpan:
     def stored_events(self) -> list[dict[str, Any]]:
         """The events as `queries.StoredCall` gives them to a convention."""
         return [
-            {"name": e["name"], "time": f"+{e.get('t_ms', 0)}ms", "attributes": e["attributes"]}
+            {
+                "name": e["name"],
+                "time": None,  # the captures keep only the offset from the span's start
+                "offset_ms": e.get("t_ms", 0.0),
+                "attributes": e["attributes"],
+            }
             for e in self.events
         ]
 

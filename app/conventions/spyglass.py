@@ -27,7 +27,14 @@ from app.conventions.otel_genai import MAX_PARAM_CHARS
 
 SPAN_TYPE = "spyglass.span.type"
 # What the stream span knows better than the request span, which ended before the output began.
-STREAMED_KEYS = ("output_messages", "usage", "finish_reasons", "response_model")
+STREAMED_KEYS = (
+    "output_messages",
+    "usage",
+    "finish_reasons",
+    "finish_reasons_normalized",
+    "response_model",
+    "error",
+)
 # The JSON of every parameter sent but messages, system and tools. The model is not a parameter.
 SENT_PARAMETERS = "anthropic.request.parameters"
 NOT_PARAMS = frozenset({"model"})

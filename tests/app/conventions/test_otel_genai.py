@@ -166,6 +166,7 @@ def test_the_whole_conversation(encoding: str) -> None:
             "cache_creation_input_tokens": 10,
         },
         "finish_reasons": ["tool_use"],
+        "finish_reasons_normalized": ["tool_call"],
         "streaming": {
             "time_to_first_token_ms": pytest.approx(412.0),
             "duration_ms": None,
@@ -176,6 +177,7 @@ def test_the_whole_conversation(encoding: str) -> None:
             "outcome": None,
             "timeline": [],
         },
+        "error": None,
     }
 
 
@@ -329,3 +331,113 @@ def test_a_streamed_call_has_a_streaming_block_and_another_has_none() -> None:
     unstreamed = dict(streamed)
     del unstreamed["gen_ai.request.stream"]
     assert CONVENTION.conversation(unstreamed)["streaming"] is None
+
+
+@pytest.mark.parametrize(
+    ("reasons", "normalized"),
+    [
+        (["end_turn"], ["stop"]),
+        (["tool_use", "max_tokens"], ["tool_call", "length"]),
+        (["tool_calls"], ["tool_call"]),
+        (["compaction"], ["other(compaction)"]),
+        ([], []),
+    ],
+)
+def test_finish_reasons_are_also_given_on_one_scale(
+    reasons: list[str], normalized: list[str]
+) -> None:
+    result = conversation(**{"gen_ai.response.finish_reasons": reasons})
+    assert result["finish_reasons"] == reasons
+    assert result["finish_reasons_normalized"] == normalized
+
+
+# --- spans that are not model calls ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "operation", ["execute_tool", "invoke_agent", "create_agent", "invoke_workflow", "retrieval"]
+)
+def test_tool_and_agent_spans_are_read_but_not_counted(operation: str) -> None:
+    columns = summary_columns({"gen_ai.operation.name": operation, "gen_ai.provider.name": "x"})
+    assert columns["llm_convention"] == "otel-genai"
+    assert columns["llm_is_call"] is False
+
+
+@pytest.mark.parametrize("operation", ["chat", "text_completion", "embeddings", None])
+def test_model_operations_are_calls(operation: str | None) -> None:
+    attributes = {"gen_ai.operation.name": operation, "gen_ai.request.model": "m"}
+    assert summary_columns(attributes)["llm_is_call"] is True
+
+
+TOOL_RUN = {
+    "gen_ai.operation.name": "execute_tool",
+    "gen_ai.tool.name": "get_weather",
+    "gen_ai.tool.call.id": "call_1",
+    "gen_ai.tool.call.arguments": '{"city": "Paris"}',
+    "gen_ai.tool.call.result": "18°C",
+}
+
+
+def test_a_tool_run_is_its_call_and_result() -> None:
+    result = CONVENTION.conversation(TOOL_RUN)
+    assert result["input_messages"] == [
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        }
+    ]
+    assert result["output_messages"] == [
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "18°C"}],
+        }
+    ]
+    assert result["tools"] == [{"name": "get_weather"}]
+    failed = CONVENTION.conversation({**TOOL_RUN, "error.type": "ValueError"})
+    assert failed["output_messages"][0]["parts"][0]["is_error"] is True
+
+
+def test_a_tool_run_with_messages_of_its_own_shows_them() -> None:
+    own = [{"role": "tool", "parts": [{"type": "text", "content": "x"}]}]
+    result = CONVENTION.conversation({**TOOL_RUN, "gen_ai.output.messages": json.dumps(own)})
+    assert result["output_messages"] == own
+    assert result["input_messages"] == []
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+def test_a_failed_call_says_what_it_failed_with() -> None:
+    attributes = {"gen_ai.operation.name": "chat", "error.type": "BadRequestError"}
+    result = CONVENTION.conversation(attributes)
+    assert result["error"] == {"type": "BadRequestError", "message": None}
+    # It ended in error without a reason of its own (conventions.md 8.3).
+    assert result["finish_reasons"] == []
+    assert result["finish_reasons_normalized"] == ["error"]
+
+
+def test_an_exception_event_says_more() -> None:
+    events = [
+        {
+            "name": "exception",
+            "time": "2026-12-04T16:00:00.001000Z",
+            "attributes": {"exception.type": "openai.BadRequestError", "exception.message": "400"},
+        }
+    ]
+    attributes = {"gen_ai.operation.name": "chat", "error.type": "x"}
+    result = CONVENTION.conversation(attributes, events=events)
+    assert result["error"] == {"type": "openai.BadRequestError", "message": "400"}
+    assert CONVENTION.conversation({"gen_ai.operation.name": "chat"})["error"] is None
+
+
+def test_reasoning_tokens_are_shown_when_counted() -> None:
+    result = conversation(**{"gen_ai.usage.reasoning.output_tokens": 30})
+    assert result["usage"]["reasoning_output_tokens"] == 30
+    assert "reasoning_output_tokens" not in conversation()["usage"]

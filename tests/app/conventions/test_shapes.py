@@ -206,3 +206,203 @@ def test_system_instructions(value: Any, expected: list[dict[str, Any]]) -> None
 )
 def test_tool_definitions_are_kept_as_sent(value: Any, expected: list[Any]) -> None:
     assert shapes.tools(value) == expected
+
+
+# --- OpenAI chat messages ------------------------------------------------------------------------
+
+WEATHER_CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
+FITTED_CALL = {
+    "type": "tool_call",
+    "id": "call_1",
+    "name": "get_weather",
+    "arguments": {"city": "Paris"},
+}
+
+
+def test_a_tool_message_answers_its_call() -> None:
+    message = {"role": "tool", "tool_call_id": "call_1", "content": "18°C"}
+    expected = {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": "call_1", "response": "18°C"}],
+    }
+    assert shapes.openai_message(message) == expected
+    assert shapes.messages([message]) == [expected]  # the generic reader knows the shape too
+
+
+def test_a_tool_message_with_content_parts() -> None:
+    message = {"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": "18°C"}]}
+    [response] = shapes.openai_message(message)["parts"]
+    assert response["response"] == [{"type": "text", "content": "18°C"}]
+
+
+def test_a_legacy_function_message() -> None:
+    message = {"role": "function", "name": "get_weather", "content": "18°C"}
+    assert shapes.openai_message(message) == {
+        "role": "function",
+        "name": "get_weather",
+        "parts": [{"type": "tool_call_response", "response": "18°C"}],
+    }
+
+
+def test_assistant_tool_calls_follow_its_text(encoding: str) -> None:
+    message = {
+        "role": "assistant",
+        "content": "Let me check.",
+        "tool_calls": encoded([WEATHER_CALL], encoding),
+        "refusal": None,
+    }
+    assert shapes.openai_message(message) == {
+        "role": "assistant",
+        "refusal": None,  # every other key stays
+        "parts": [{"type": "text", "content": "Let me check."}, FITTED_CALL],
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (WEATHER_CALL, FITTED_CALL),
+        (json.dumps(WEATHER_CALL), FITTED_CALL),
+        (
+            {**WEATHER_CALL, "function": {"name": "f", "arguments": "not json"}},
+            {"type": "tool_call", "id": "call_1", "name": "f", "arguments": "not json"},
+        ),
+        (
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}},
+            {"type": "tool_call", "id": "c", "name": "f", "arguments": {"a": 1}},
+        ),
+        (
+            {"id": "c", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
+            {"type": "tool_call", "id": "c", "name": "sql", "arguments": "SELECT 1"},
+        ),
+        (
+            {"index": 0, "function": {"name": "f", "arguments": "{}"}},
+            {"type": "tool_call", "name": "f", "arguments": {}, "index": 0},
+        ),
+        (
+            {"id": "c", "name": "f", "arguments": '{"a": 1}'},
+            {"type": "tool_call", "id": "c", "name": "f", "arguments": {"a": 1}},
+        ),
+        ({"id": "c", "type": "mystery"}, raw({"id": "c", "type": "mystery"})),
+        (7, raw(7)),
+    ],
+)
+def test_tool_calls(call: Any, expected: dict[str, Any]) -> None:
+    assert shapes.openai_tool_calls([call]) == [expected]
+
+
+def test_a_legacy_function_call() -> None:
+    message = {"role": "assistant", "content": None, "function_call": WEATHER_CALL["function"]}
+    assert shapes.openai_message(message) == {
+        "role": "assistant",
+        "parts": [{"type": "tool_call", "name": "get_weather", "arguments": {"city": "Paris"}}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"type": "text", "text": "Hi"}, {"type": "text", "content": "Hi"}),
+        (
+            {"type": "image_url", "image_url": {"url": "https://x/cat.png", "detail": "low"}},
+            {"type": "uri", "modality": "image", "uri": "https://x/cat.png", "detail": "low"},
+        ),
+        (
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+            {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBORw=="},
+        ),
+        (
+            {"type": "image_url", "image_url": "https://x/old.png"},
+            {"type": "uri", "modality": "image", "uri": "https://x/old.png"},
+        ),
+        (
+            {"type": "input_audio", "input_audio": {"data": "UklGR", "format": "wav"}},
+            {"type": "blob", "modality": "audio", "mime_type": "audio/wav", "content": "UklGR"},
+        ),
+        (
+            {"type": "file", "file": {"file_id": "file-1", "filename": "a.pdf"}},
+            {"type": "file", "modality": "document", "file_id": "file-1", "filename": "a.pdf"},
+        ),
+        (
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBER"}},
+            {
+                "type": "blob",
+                "modality": "document",
+                "mime_type": "application/pdf",
+                "content": "JVBER",
+            },
+        ),
+        (
+            {"type": "file", "file": {"file_data": "JVBER"}},
+            {"type": "blob", "modality": "document", "content": "JVBER"},
+        ),
+        # Kinds with no GenAI equal, or not as expected: kept as they came.
+        ({"type": "refusal", "refusal": "No."}, {"type": "refusal", "refusal": "No."}),
+        ({"type": "image_url", "image_url": None}, {"type": "image_url", "image_url": None}),
+        ({"type": "input_audio", "input_audio": 5}, {"type": "input_audio", "input_audio": 5}),
+        ({"no": "type"}, raw({"no": "type"})),
+    ],
+)
+def test_content_parts(item: Any, expected: dict[str, Any]) -> None:
+    assert shapes.openai_content([item]) == [expected]
+    message = {"role": "user", "content": [item]}
+    assert shapes.messages([message]) == [{"role": "user", "parts": [expected]}]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("Hi", [{"type": "text", "content": "Hi"}]),
+        # Text stays text, even when it looks like JSON, unless it spells parts.
+        ("[1, 2]", [{"type": "text", "content": "[1, 2]"}]),
+        ('{"a": 1}', [{"type": "text", "content": '{"a": 1}'}]),
+        ('[{"type": "text", "text": "Hi"}]', [{"type": "text", "content": "Hi"}]),
+        (None, []),
+        ([], []),
+        (5, [raw(5)]),
+    ],
+)
+def test_message_content(content: Any, expected: list[dict[str, Any]]) -> None:
+    assert shapes.openai_content(content) == expected
+
+
+def test_openai_messages_from_json_text() -> None:
+    sent = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "assistant", "content": None, "tool_calls": [WEATHER_CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18°C"},
+    ]
+    assert shapes.openai_messages(json.dumps(sent)) == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "assistant", "parts": [FITTED_CALL]},
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "18°C"}],
+        },
+    ]
+    assert shapes.openai_messages(None) == []
+
+
+def test_genai_messages_are_kept_by_the_openai_reader(encoding: str) -> None:
+    assert shapes.openai_messages(encoded(MESSAGES, encoding)) == MESSAGES
+
+
+@pytest.mark.parametrize("value", [None, 5, "plain", ["x"], {"role": "user"}])
+def test_what_is_not_an_openai_message_is_kept_raw(value: Any) -> None:
+    [message] = shapes.openai_messages([value])
+    assert message["parts"] == [raw(value)]
+
+
+def test_what_else_a_content_part_says_is_kept_beside_it() -> None:
+    item = {"type": "image_url", "image_url": {"url": "https://x/a.png", "type": 5}, "n": 1}
+    assert shapes.openai_part(item) == {
+        "type": "uri",
+        "modality": "image",
+        "uri": "https://x/a.png",
+        "raw_type": 5,  # the fitted type stays; the emitter's is kept under another name
+        "n": 1,
+    }

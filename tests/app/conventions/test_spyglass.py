@@ -499,6 +499,8 @@ def test_a_call(client_spans: ClientSpans) -> None:
             "cache_creation_input_tokens": 10,
         },
         "finish_reasons": ["tool_use"],
+        "finish_reasons_normalized": ["tool_call"],
+        "error": None,
         "streaming": None,
     }
 
