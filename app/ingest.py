@@ -1,5 +1,5 @@
-"""From request bytes to a batch ready to store: decompress, decode, read LLM summaries, and
-compute each span's search text.
+"""From request bytes to a batch ready to store: decompress, decode, read LLM summaries and
+the key of the call each LLM span records, and compute each span's search text.
 
 This is the CPU-bound part of an export. The receiver runs it in a worker thread so that the
 event loop keeps serving other requests meanwhile.
@@ -7,7 +7,7 @@ event loop keeps serving other requests meanwhile.
 
 from __future__ import annotations
 
-from app import otlp, search
+from app import call_links, otlp, search
 from app.conventions import summary_columns
 
 
@@ -20,6 +20,14 @@ def decode(
         batch = otlp.decode_traces(raw, fmt)
         for record in batch.records:
             record.update(summary_columns(record["attributes"], record["scope_name"]))
+            record.update(
+                call_links.columns(
+                    record["llm_convention"],
+                    record["attributes"],
+                    record["llm_is_call"],
+                    record["scope_name"],
+                )
+            )
             record["search_text"] = search.search_text(record["name"], record["attributes"])
         return batch
     if signal == "logs":

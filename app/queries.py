@@ -13,12 +13,12 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
 
-from app import search
+from app import call_links, search
 from app.conventions import conversation_of
 from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
@@ -26,6 +26,8 @@ SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consum
 STATUS_CODES = ("unset", "ok", "error")
 # Times and integers are stored as signed 64-bit integers; the driver refuses to bind wider ones.
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
+# Bound parameters per IN (...) list: well inside every backend's limit.
+CHUNK = 500
 
 
 class BadQuery(ValueError):
@@ -339,6 +341,17 @@ def span_view(row: Any) -> dict[str, Any]:
     }
 
 
+def _call_role(row: Any) -> str:
+    """What an LLM span is to the calls of its trace: `call`; `part` of one (a streamed
+    response, a stream's request record); a `duplicate`, another source's record of a call
+    shown by another span; or `context` (a tool run, a token count)."""
+    if row.llm_is_call is not False:
+        return "call"
+    if row.llm_call_rank == call_links.PART:
+        return "part"
+    return "duplicate" if row.llm_call_rank is not None else "context"
+
+
 def llm_view(row: Any) -> dict[str, Any] | None:
     if row.llm_convention is None:
         return None
@@ -346,6 +359,7 @@ def llm_view(row: Any) -> dict[str, Any] | None:
         "convention": row.llm_convention,
         # False for a span that records part of a call another span counts (a stream).
         "is_call": row.llm_is_call is not False,
+        "role": _call_role(row),
         "provider": row.llm_provider,
         "request_model": row.llm_request_model,
         "response_model": row.llm_response_model,
@@ -466,73 +480,236 @@ def span_log_views(connection: sa.Connection, trace_id: bytes, span_id: bytes) -
     ]
 
 
+class LinkedSpan(NamedTuple):
+    """Another span that records the same call, folded into the one that shows it."""
+
+    trace_id: str
+    span_id: str
+    convention: str | None
+
+
 @dataclass
 class StoredCall:
-    """An LLM call as stored: its span's attributes, events and logs, and its parts' attributes."""
+    """An LLM call as stored: its span's attributes, events and logs, and its parts' attributes.
+
+    `parts` holds the attributes of the spans that record part of the call (a streamed
+    response), then those of the spans folded into it: the same call recorded by another
+    source, in any trace, best first. `linked` names the latter, and `folded` holds what the
+    conversation takes from them (`call_links.merge_linked`).
+    """
 
     convention: str | None
     attributes: dict[str, Any]
     events: list[dict[str, Any]]
     logs: list[dict[str, Any]]
     parts: list[dict[str, Any]]
+    trace_id: str = ""
+    span_id: str = ""
+    linked: list[LinkedSpan] = field(default_factory=list)
+    folded: list[call_links.Folded] = field(default_factory=list, repr=False)
+    # The call span's own duration: for the sources whose span ends with the stream, the
+    # stream's duration, which their attributes do not say.
+    duration_ms: float | None = None
 
     def conversation(self) -> dict[str, Any] | None:
-        """The call, normalised; None when no known convention recorded it."""
-        return conversation_of(
+        """The call, normalised; None when no known convention recorded it. The SDK's token
+        counts and time to first token, when it recorded the call too, come from its span."""
+        conversation = conversation_of(
             self.convention, self.attributes, self.parts, events=self.events, logs=self.logs
         )
+        if conversation is not None:
+            call_links.merge_linked(conversation, self.folded, self.convention)
+            streaming = conversation.get("streaming")
+            known = self.duration_ms is not None and self.duration_ms > 0
+            if known and isinstance(streaming, dict) and streaming.get("duration_ms") is None:
+                streaming["duration_ms"] = self.duration_ms
+        return conversation
+
+    def links_of(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
+        """For the page of one of the call's spans: the span it is folded into, if it is, and
+        the other spans that record the call too. None when only one span records it."""
+        if not self.linked:
+            return None
+        asked = (trace_id, span_id)
+        folded = any((link.trace_id, link.span_id) == asked for link in self.linked)
+        return {
+            "folded_into": (
+                LinkedSpan(self.trace_id, self.span_id, self.convention) if folded else None
+            ),
+            "also": [link for link in self.linked if (link.trace_id, link.span_id) != asked],
+        }
+
+
+# What finding a call and its other spans needs of each: no attributes, which may be large.
+_CALL_COLUMNS = (
+    spans.c.trace_id,
+    spans.c.span_id,
+    spans.c.parent_span_id,
+    spans.c.start_ns,
+    spans.c.end_ns,
+    spans.c.scope_name,
+    spans.c.llm_convention,
+    spans.c.llm_is_call,
+    spans.c.llm_call_key,
+    spans.c.llm_call_rank,
+)
+
+
+def call_members(
+    connection: sa.Connection, keys: Sequence[str], since_ns: int, until_ns: int, *extra: Any
+) -> list[Any]:
+    """The spans, in any trace, with one of `keys` that start between the two times: what
+    `call_links.Member.of` reads (their parent's convention and scope among it), and `extra`
+    columns of `spans`."""
+    s, parent = spans.c, spans.alias("parent")
+    query = (
+        sa.select(
+            *_CALL_COLUMNS,
+            parent.c.llm_convention.label("parent_convention"),
+            parent.c.scope_name.label("parent_scope"),
+            *extra,
+        )
+        .select_from(
+            spans.outerjoin(
+                parent,
+                sa.and_(parent.c.trace_id == s.trace_id, parent.c.span_id == s.parent_span_id),
+            )
+        )
+        .where(s.start_ns >= since_ns, s.start_ns <= until_ns)
+    )
+    ordered = sorted(set(keys))
+    found: list[Any] = []
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        found.extend(connection.execute(query.where(s.llm_call_key.in_(chunk))).all())
+    return found
+
+
+def _calls_around(
+    connection: sa.Connection, keys: set[str], row: Any
+) -> tuple[dict[tuple[bytes, bytes], Any], list[list[call_links.Member]]]:
+    """The stored spans with `keys` near `row` in time, by id, and the calls they record."""
+    if not keys:
+        return {}, []
+    found = call_members(
+        connection,
+        sorted(keys),
+        row.start_ns - call_links.WINDOW_NS,
+        row.start_ns + call_links.WINDOW_NS,
+    )
+    rows = {(r.trace_id, r.span_id): r for r in found}
+    return rows, call_links.split(call_links.Member.of(r) for r in found)
+
+
+def _one(connection: sa.Connection, trace_id: bytes, span_id: bytes, *columns: Any) -> Any:
+    s = spans.c
+    query = sa.select(*(columns or _CALL_COLUMNS))
+    return connection.execute(query.where(s.trace_id == trace_id, s.span_id == span_id)).first()
+
+
+def _attributes_of(
+    connection: sa.Connection, idents: Sequence[tuple[bytes, bytes]]
+) -> list[dict[str, Any]]:
+    """The attributes of spans, in the order asked."""
+    if not idents:
+        return []
+    key = sa.tuple_(spans.c.trace_id, spans.c.span_id)
+    found = {
+        (row.trace_id, row.span_id): row.attributes
+        for row in connection.execute(
+            sa.select(spans.c.trace_id, spans.c.span_id, spans.c.attributes).where(
+                key.in_(list(idents))
+            )
+        )
+    }
+    return [found.get(ident, {}) for ident in idents]
+
+
+def _shown_by(connection: sa.Connection, row: Any) -> Any:
+    """The span that shows the call `row` records: the primary of the spans sharing its key,
+    and for a part (a streamed response) the call it is under."""
+    call = row
+    if row.llm_call_key is not None:
+        rows, groups = _calls_around(connection, {row.llm_call_key}, row)
+        ident = (row.trace_id, row.span_id)
+        group = next((g for g in groups if any(m.ident == ident for m in g)), None)
+        if group:
+            call = rows[call_links.primary(group).ident]
+    if call.llm_convention is not None and call.llm_is_call is False and call.parent_span_id:
+        parent = _one(connection, call.trace_id, call.parent_span_id)
+        if parent is not None and parent.llm_convention is not None:
+            call = parent
+    return call
 
 
 def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> StoredCall | None:
     """The LLM call a span records, with what its convention may need to read it.
 
-    A call may be recorded by more than one span: Spyglass's client records a streamed
-    response in a child span that is not a call of its own (`llm_is_call` false). Asked about
-    either span, this returns the call, with its parts. None for an unknown span.
+    A call may be recorded by more than one span. Spyglass's client records a streamed response
+    in a child span that is not a call of its own (`llm_is_call` false). An instrumentor and
+    the Anthropic SDK both record the call, in one trace or in two, and so do Logfire's two
+    records of a stream (`app.call_links`). Asked about any of them, this returns the call as
+    the span that shows it, its parts and then the other spans among `parts`, and those others
+    in `linked`. None for an unknown span.
     """
-    s = spans.c
-    columns = (
-        s.span_id,
-        s.parent_span_id,
-        s.attributes,
-        s.events,
-        s.llm_convention,
-        s.llm_is_call,
-    )
-    row = connection.execute(
-        sa.select(*columns).where(s.trace_id == trace_id, s.span_id == span_id)
-    ).first()
+    row = _one(connection, trace_id, span_id)
     if row is None:
         return None
-    call = row
-    if row.llm_convention is not None and row.llm_is_call is False and row.parent_span_id:
-        parent = connection.execute(
-            sa.select(*columns).where(s.trace_id == trace_id, s.span_id == row.parent_span_id)
-        ).first()
-        if parent is not None and parent.llm_convention is not None:
-            call = parent
-    parts = connection.execute(
-        sa.select(s.attributes)
+    call = _shown_by(connection, row)
+    s = spans.c
+    under = connection.execute(
+        sa.select(*_CALL_COLUMNS, s.attributes)
         .where(
-            s.trace_id == trace_id,
+            s.trace_id == call.trace_id,
             s.parent_span_id == call.span_id,
             s.llm_convention.is_not(None),
             s.llm_is_call.is_(False),
         )
         .order_by(s.start_ns, s.span_id)
-    ).scalars()
+    ).all()
+    # A part of the call (its stream) is one by its convention's word; any other span under it
+    # that is no call is another source's record of the same call (the SDK's).
+    parts = [r for r in under if r.llm_call_rank in (None, call_links.PART)]
+    recorded_under = [r for r in under if r.llm_call_rank not in (None, call_links.PART)]
+
+    # The same call recorded elsewhere, in any trace, under the call's key or its parts'.
+    keys = {r.llm_call_key for r in (call, *parts) if r.llm_call_key is not None}
+    rows, groups = _calls_around(connection, keys, call)
+    own = {(r.trace_id, r.span_id) for r in (call, *under)}
+    elsewhere = [
+        member.ident
+        for group in groups
+        if any(m.ident in own for m in group)
+        for member in call_links.ordered(group)
+        if member.ident not in own
+    ]
+    linked = [*recorded_under, *(rows[ident] for ident in elsewhere)]
+    linked_attributes = [r.attributes for r in recorded_under]
+    linked_attributes += _attributes_of(connection, elsewhere)
+    folded = [
+        call_links.Folded(attributes, call_links.is_sdk(r.llm_convention, r.scope_name))
+        for r, attributes in zip(linked, linked_attributes, strict=True)
+    ]
+
+    shown = _one(connection, call.trace_id, call.span_id, s.attributes, s.events)
     events = [
         {
             "name": event["name"],
             "time": format_time(event["time_ns"]),
+            "offset_ms": (event["time_ns"] - call.start_ns) / 1e6,
             "attributes": event["attributes"],
         }
-        for event in call.events or []
+        for event in shown.events or []
     ]
     return StoredCall(
         convention=call.llm_convention,
-        attributes=call.attributes,
+        attributes=shown.attributes,
         events=events,
-        logs=span_log_views(connection, trace_id, call.span_id),
-        parts=list(parts),
+        logs=span_log_views(connection, call.trace_id, call.span_id),
+        parts=[r.attributes for r in parts] + linked_attributes,
+        trace_id=call.trace_id.hex(),
+        span_id=call.span_id.hex(),
+        linked=[LinkedSpan(r.trace_id.hex(), r.span_id.hex(), r.llm_convention) for r in linked],
+        folded=folded,
+        duration_ms=_duration_ms(call.start_ns, call.end_ns),
     )

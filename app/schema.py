@@ -5,7 +5,9 @@ checks that the two agree.
 
 - `spans` holds one row per (trace_id, span_id) with every OTLP field. Attributes, events and
   links are JSON. The `llm_*` columns are what the conventions layer read from the attributes
-  at ingest, so that lists and summaries never parse JSON.
+  at ingest, so that lists and summaries never parse JSON. When several spans record one API
+  call (an instrumentor over the Anthropic SDK's own span, Logfire's stream pair), they share
+  `llm_call_key`; the store marks one of them the call and folds the others into it.
 - `resources` and `scopes` hold each distinct resource and instrumentation scope once, keyed
   by a hash of their content; a span refers to them.
 - `traces` is a summary per trace, recomputed from its spans on every write.
@@ -88,11 +90,23 @@ spans = sa.Table(
     sa.Column("llm_finish_reasons", JSON, nullable=True),
     sa.Column("llm_streaming", sa.Boolean, nullable=True),
     sa.Column("llm_ttft_ms", sa.Float, nullable=True),
+    # What identifies the API call across spans and traces, and how strongly this span stands
+    # for it (app.call_links): spans sharing a key record one call, shown by one of them.
+    sa.Column("llm_call_key", sa.Text, nullable=True),
+    sa.Column("llm_call_rank", sa.SmallInteger, nullable=True),
 )
 # Newest-first listing walks these backwards; the id columns make the keyset order total.
 sa.Index("ix_spans_start", spans.c.start_ns, spans.c.trace_id, spans.c.span_id)
 sa.Index("ix_spans_service_start", spans.c.service_name, spans.c.start_ns)
 sa.Index("ix_spans_name_start", spans.c.name, spans.c.start_ns)
+# The other spans of a call, in any trace. Most spans have no key: the index leaves them out.
+sa.Index(
+    "ix_spans_call_key",
+    spans.c.llm_call_key,
+    spans.c.start_ns,
+    sqlite_where=spans.c.llm_call_key.is_not(None),
+    postgresql_where=spans.c.llm_call_key.is_not(None),
+)
 
 traces = sa.Table(
     "traces",

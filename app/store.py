@@ -9,6 +9,11 @@ Records arrive as plain dicts from `app.ingest` and go to the database in batche
 `executemany` statements: no ORM objects on this path. A span's search text (`search_text`,
 computed at ingest) goes to `span_search` in the same transaction, replacing what an earlier
 export of the span left there.
+
+When several spans record one API call (a stream's parts, an instrumentor's span and the
+Anthropic SDK's own, in one trace or two), one of them is marked the call and the others
+folded into it (`llm_is_call` false), and the call's span gets the facts they know
+(`app.call_links`). That too is decided afresh from the stored spans on every write.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 
+from app import call_links, queries
 from app.otlp import Batch
 from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
-# Bound parameters per IN (...) list: well inside every backend's limit.
-CHUNK = 500
+CHUNK = queries.CHUNK
 STATUS_ERROR = 2
 
 
@@ -78,6 +84,10 @@ def write(
     write_search_text(connection, span_rows)
     _insert_new(connection, span_logs, _by_key(log_batches, "log_id"))
     trace_ids = {row["trace_id"] for row in span_rows}
+    # Spans that record one call: one of them shows it, the others fold into it, even from
+    # other traces, whose summaries change too.
+    trace_ids |= link_calls(connection, span_rows)
+    fold_sdk_spans(connection, {r["trace_id"] for r in span_rows if r.get("llm_convention")})
     fold_call_parts(connection, trace_ids)
     recompute_traces(connection, trace_ids)
 
@@ -108,7 +118,8 @@ def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, A
         connection.execute(span_search.delete().where(key.in_(emptied[start : start + CHUNK])))
 
 
-# What a part of a call (a streamed response) knows better than the call's own span.
+# The response facts of a call, which the span that shows it may lack and another span of the
+# call (its stream, or another source's record of it) may know.
 FOLDED = (
     "llm_response_model",
     "llm_input_tokens",
@@ -118,26 +129,160 @@ FOLDED = (
     "llm_finish_reasons",
     "llm_ttft_ms",
 )
+# Of those, what the Anthropic SDK's span reads off the API's own response: when the SDK
+# recorded a call too, its values win (`call_links.exact_from_sdk`).
+EXACT = (
+    "llm_input_tokens",
+    "llm_output_tokens",
+    "llm_cache_read_tokens",
+    "llm_cache_creation_tokens",
+    "llm_ttft_ms",
+)
+# Bound as SQL NULL, not as the JSON null the column's own type would write.
+_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def link_calls(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> set[bytes]:
+    """Mark, of the spans that record one API call, the one that shows it as the call and the
+    others as folded into it, and complete its facts from theirs; return the traces changed.
+
+    The spans come from one lookup by the keys (`llm_call_key`) of the written spans, in any
+    trace; `app.call_links` cuts them into calls and picks each call's span. Decided afresh on
+    every write from what is stored, so the order spans arrive in does not matter, and a span
+    exported again is folded again.
+    """
+    keyed = [row for row in span_rows if row.get("llm_call_key") is not None]
+    if not keyed:
+        return set()
+    found = queries.call_members(
+        connection,
+        [row["llm_call_key"] for row in keyed],
+        min(row["start_ns"] for row in keyed) - call_links.WINDOW_NS,
+        max(row["start_ns"] for row in keyed) + call_links.WINDOW_NS,
+        *(spans.c[name] for name in (*FOLDED, "llm_streaming")),
+    )
+    rows = {(row.trace_id, row.span_id): row for row in found}
+    marks: list[dict[str, Any]] = []
+    fills: list[dict[str, Any]] = []
+    for group in call_links.split(call_links.Member.of(row) for row in found):
+        ordered = call_links.ordered(group)
+        lead = ordered[0]
+        for member in ordered:
+            counted = call_links.counts(member, lead)
+            if rows[member.ident].llm_is_call is not counted:
+                marks.append({"t": member.trace_id, "s": member.span_id, "v": counted})
+        if len(ordered) > 1:
+            others = [(rows[m.ident], m.sdk) for m in ordered[1:]]
+            filled = _filled(rows[lead.ident], others)
+            if filled is not None:
+                fills.append({"t": lead.trace_id, "s": lead.span_id, **filled})
+    where = sa.and_(spans.c.trace_id == sa.bindparam("t"), spans.c.span_id == sa.bindparam("s"))
+    if marks:
+        connection.execute(spans.update().where(where).values(llm_is_call=sa.bindparam("v")), marks)
+    if fills:
+        values = {name: sa.bindparam(f"f_{name}") for name in (*FOLDED, "llm_streaming")}
+        values["llm_finish_reasons"] = sa.bindparam("f_llm_finish_reasons", type_=_NULLABLE_JSON)
+        connection.execute(spans.update().where(where).values(values), fills)
+    return {mark["t"] for mark in marks} | {fill["t"] for fill in fills}
+
+
+def _filled(lead: Any, others: Sequence[tuple[Any, bool]]) -> dict[str, Any] | None:
+    """The response facts of the span that shows a call, completed from the call's other spans
+    (each with whether it is the SDK's), best first; None when nothing changes.
+
+    The SDK's usage and time to first token win (`call_links.exact_from_sdk`); any other fact
+    is taken only where the span lacks it.
+    """
+    facts = {f"f_{name}": getattr(lead, name) for name in (*FOLDED, "llm_streaming")}
+    exact = [row for row, sdk in others if sdk and call_links.exact_from_sdk(lead.llm_convention)]
+    for name in FOLDED:
+        value = getattr(lead, name)
+        found = None
+        if name in EXACT:
+            found = next((v for row in exact if _known(v := getattr(row, name))), None)
+        if found is None and not _known(value):
+            found = next((v for row, _ in others if _known(v := getattr(row, name))), None)
+        if found is not None:
+            facts[f"f_{name}"] = found
+    # A call the SDK saw stream did stream, whether or not the span's source says so.
+    if any(row.llm_streaming for row, _ in others):
+        facts["f_llm_streaming"] = True
+    unchanged = all(
+        facts[f"f_{name}"] == getattr(lead, name) for name in (*FOLDED, "llm_streaming")
+    )
+    return None if unchanged else facts
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value != []
+
+
+def fold_sdk_spans(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
+    """An Anthropic SDK span under an LLM span of another source is no call of its own: it is
+    the SDK's record of the call its parent records (an OpenInference span wraps it).
+
+    This holds whether or not the two share a key (a failed call has no response id), so it is
+    decided by parentage, for each trace a write touched, whichever of the two came first.
+    """
+    s, parent = spans.c, spans.alias("parent")
+    sdk = sa.or_(
+        s.llm_convention == call_links.SDK_CONVENTION, s.scope_name == call_links.SDK_SCOPE
+    )
+    wrapped = sa.exists().where(
+        parent.c.trace_id == s.trace_id,
+        parent.c.span_id == s.parent_span_id,
+        parent.c.llm_convention.is_not(None),
+        parent.c.llm_convention != call_links.SDK_CONVENTION,
+        parent.c.scope_name != call_links.SDK_SCOPE,
+    )
+    ordered = sorted(trace_ids)
+    for start in range(0, len(ordered), CHUNK):
+        connection.execute(
+            spans.update()
+            .where(
+                s.trace_id.in_(ordered[start : start + CHUNK]),
+                s.llm_is_call.is_(True),
+                s.parent_span_id.is_not(None),
+                sdk,
+                wrapped,
+            )
+            .values(llm_is_call=False)
+        )
 
 
 def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
-    """Give each call span the response facts of its parts, so one span summarises the call.
+    """Give each call span the response facts of the spans under it that are no calls of their
+    own, so that one span summarises the call.
 
-    A streamed call is recorded as a request span (the call) and a child span with the
-    response, which is not a call of its own. Recomputed on every write of the trace, in either
-    order of arrival, so a re-exported request span gets its parts' facts back.
+    Those are of two kinds. A part of the call (a streamed response, a child span its own
+    convention marks as no call) knows the response better than the request span, which ended
+    before the output began: its facts win. Another source's record of the call (the SDK's
+    span inside an instrumentor's) fills in what the call span lacks, and its usage and time
+    to first token win (`EXACT`). Recomputed on every write of the trace, in either order of
+    arrival, so a re-exported call span gets them back.
     """
-    part = spans.alias("part")
+    under = spans.alias("under")
     belongs = sa.and_(
-        part.c.trace_id == spans.c.trace_id,
-        part.c.parent_span_id == spans.c.span_id,
-        part.c.llm_convention.is_not(None),
-        part.c.llm_is_call.is_(False),
+        under.c.trace_id == spans.c.trace_id,
+        under.c.parent_span_id == spans.c.span_id,
+        under.c.llm_convention.is_not(None),
+        under.c.llm_is_call.is_(False),
+    )
+    # Spans stored before call links have no rank; the only spans under a call then were parts.
+    is_part = sa.or_(under.c.llm_call_rank.is_(None), under.c.llm_call_rank == call_links.PART)
+    exact_sdk = sa.and_(
+        ~is_part,
+        sa.or_(
+            under.c.llm_convention == call_links.SDK_CONVENTION,
+            under.c.scope_name == call_links.SDK_SCOPE,
+        ),
+        # As call_links.exact_from_sdk: our own client's span keeps its own.
+        spans.c.llm_convention != "spyglass",
     )
 
-    def from_part(name: str) -> Any:
-        found = sa.select(part.c[name]).where(belongs, part.c[name].is_not(None))
-        return found.order_by(part.c.start_ns).limit(1).scalar_subquery()
+    def from_under(name: str, kind: Any) -> Any:
+        found = sa.select(under.c[name]).where(belongs, kind, under.c[name].is_not(None))
+        return found.order_by(under.c.start_ns).limit(1).scalar_subquery()
 
     ordered = sorted(trace_ids)
     for start in range(0, len(ordered), CHUNK):
@@ -163,7 +308,17 @@ def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> No
                 spans.c.llm_is_call.is_(True),
                 sa.exists().where(belongs),
             )
-            .values({name: sa.func.coalesce(from_part(name), spans.c[name]) for name in FOLDED})
+            .values(
+                {
+                    name: sa.func.coalesce(
+                        from_under(name, is_part),
+                        *([from_under(name, exact_sdk)] if name in EXACT else []),
+                        spans.c[name],
+                        from_under(name, ~is_part),
+                    )
+                    for name in FOLDED
+                }
+            )
         )
 
 

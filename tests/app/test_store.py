@@ -579,3 +579,22 @@ def test_a_streamed_call_is_summarised_on_its_request_span(engine, order: str) -
     _write_spans(engine, call)
     assert _llm_columns(engine, call.span_id)["llm_input_tokens"] == 135
     assert summary(engine, trace).input_tokens == 135
+
+
+def test_parts_stored_before_call_links_still_fold_into_their_call(engine) -> None:
+    # Spans stored before migration 0004 have no rank: a span under a call that is no call
+    # itself was then always a part, whose facts win over the call's.
+    trace = trace_id()
+    call = span("chat", trace=trace, attributes=STREAM_REQUEST)
+    part = span("chat stream", trace=trace, parent=call.span_id, attributes=STREAM_RESPONSE)
+    _write_spans(engine, call, part)
+    with engine.begin() as connection:
+        connection.execute(
+            spans.update()
+            .where(spans.c.span_id == part.span_id)
+            .values(llm_call_key=None, llm_call_rank=None)
+        )
+    _write_spans(engine, call)
+    assert _llm_columns(engine, call.span_id)["llm_output_tokens"] == 40
+    assert _llm_columns(engine, call.span_id)["llm_ttft_ms"] == 412.5
+    assert summary(engine, trace).llm_call_count == 1
