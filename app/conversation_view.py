@@ -68,6 +68,8 @@ class ConversationView:
     tools: list[Block]
     request_params: list[tuple[str, str]]
     raw_json: Markup
+    # What the source is known to get wrong or leave out, in words for the reader.
+    notes: list[str] = field(default_factory=list)
 
 
 def _text(value: Any) -> str | None:
@@ -450,4 +452,11 @@ def _build(conversation: dict[str, Any]) -> ConversationView:
             for key, value in (params.items() if isinstance(params, dict) else [])
         ],
         raw_json=json_html(conversation) if conversation else escape("{}"),
+        notes=[_note_text(note) for note in _listed(conversation.get("notes"))],
     )
+
+
+def _note_text(note: Any) -> str:
+    if isinstance(note, dict) and isinstance(note.get("message"), str):
+        return note["message"]
+    return _fact_value(note)

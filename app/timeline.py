@@ -593,3 +593,26 @@ def _trim(text: str) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def figures_only(streaming: Any) -> tuple[Figure, ...]:
+    """The stream's figures when there is no timeline to draw: most sources record the time
+    to first token and the duration, but not when each chunk arrived. Empty when nothing is
+    known at all."""
+    if not isinstance(streaming, dict):
+        return ()
+
+    def number(key: str) -> float | None:
+        value = streaming.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) and value >= 0 else None
+
+    ttft, duration = number("time_to_first_token_ms"), number("duration_ms")
+    chunks, rate = number("chunk_count"), number("output_tokens_per_second")
+    figures = [
+        Figure("ttft", "First token", format_ms(ttft)) if ttft is not None else None,
+        Figure("duration", "Duration", format_ms(duration)) if duration is not None else None,
+        Figure("chunks", "Chunks", f"{int(chunks):,}") if chunks is not None else None,
+        Figure("rate", "Output rate", f"{rate:,.1f} tokens/s") if rate is not None else None,
+    ]
+    return tuple(figure for figure in figures if figure is not None)

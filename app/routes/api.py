@@ -54,6 +54,10 @@ class LlmSummary(BaseModel):
         description="false for a span that records part of a call counted by another span"
         " (the streamed response of Spyglass's client)"
     )
+    role: Literal["call", "part", "duplicate", "context"] = Field(
+        description="call; part of one (a streamed response); duplicate: another source's"
+        " record of a call another span shows; context: a tool run or a token count"
+    )
     provider: str | None
     request_model: str | None
     response_model: str | None
@@ -148,8 +152,22 @@ class Conversation(BaseModel):
     tools: list[Any]
     request_params: dict[str, Any]
     usage: dict[str, int | None]
-    finish_reasons: list[str]
+    finish_reasons: list[str] = Field(description="as the source reported them")
+    finish_reasons_normalized: list[str] = Field(
+        default=[],
+        description="on the GenAI scale: stop, length, tool_call, content_filter, error,"
+        " or other(<reason>)",
+    )
     streaming: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(
+        default=None, description="{type, message} of a call that failed, where the source says"
+    )
+    http: dict[str, Any] | None = Field(
+        default=None, description="HTTP status, retries and request id, where the source says"
+    )
+    notes: list[Any] = Field(
+        default=[], description="what the source is known to get wrong or leave out"
+    )
 
 
 # --- parameter parsing ---------------------------------------------------------------------------

@@ -187,12 +187,23 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
     span = queries.get_span(connection, trace_id, span_id)
     if span is None:
         return None
-    detail: dict[str, Any] = {"span": span, "conversation": None, "chart": None, "usage": None}
+    detail: dict[str, Any] = {
+        "span": span,
+        "conversation": None,
+        "chart": None,
+        "stream_figures": (),
+        "usage": None,
+    }
     call = queries.llm_call(connection, trace_id, span_id) if span["llm"] else None
+    # Other spans may record the same call: which, and which one of them shows it.
+    detail["links"] = call.links_of(span["trace_id"], span["span_id"]) if call else None
     conversation = call.conversation() if call else None
     if conversation is not None:
         detail["conversation"] = conversation_view.build(conversation)
         detail["chart"] = timeline.chart(conversation.get("streaming") or {})
+        detail["stream_figures"] = (
+            timeline.figures_only(conversation.get("streaming")) if not detail["chart"] else ()
+        )
         usage = conversation.get("usage")
         detail["usage"] = Usage.of(usage if isinstance(usage, dict) else {})
     return detail

@@ -954,3 +954,16 @@ def test_long_tool_arguments_and_results_fold_like_long_text() -> None:
     assert call.long and call.chars > len(json.dumps(arguments))
     assert long_result.long
     assert not short_result.long
+
+
+def test_a_sources_notes_are_shown_in_words() -> None:
+    view = build(
+        {
+            "notes": [
+                {"kind": "content_elsewhere", "message": "The messages went elsewhere."},
+                "a bare note",
+            ]
+        }
+    )
+    assert view.notes == ["The messages went elsewhere.", "a bare note"]
+    assert build({}).notes == []

@@ -775,7 +775,7 @@ def test_the_waterfall_marks_calls_streams_and_errors(client: TestClient) -> Non
     stream = _wf_row(page, agent.stream)
     assert "is-llm-part" in stream["class"]
     assert "is-llm" not in stream["class"]
-    assert [_text(b) for b in stream.select(".badge")] == ["stream"]
+    assert [_text(b) for b in stream.select(".badge")] == ["part of call"]
     tool = _wf_row(page, agent.tool)
     assert "is-error" in tool["class"]
     assert _text(tool.select_one(".badge-error")) == "error"
