@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from app.conventions import shapes
+from app.conventions import anthropic_blocks, shapes
 from app.conventions.common import (
     LlmSummary,
     as_float,
@@ -167,7 +167,7 @@ class Logfire:
         if "gen_ai.system_instructions" in attributes:
             system = _genai_parts(attributes["gen_ai.system_instructions"])
         else:
-            system = _content_parts(first(body, "system", "instructions"))
+            system = anthropic_blocks.content_parts(first(body, "system", "instructions"))
         if "gen_ai.input.messages" in attributes:
             inputs = _genai_messages(attributes["gen_ai.input.messages"])
         else:
@@ -201,7 +201,7 @@ class Logfire:
             "system_instructions": system,
             "input_messages": inputs,
             "output_messages": outputs,
-            "tools": [_tool(tool) for tool in _tools(attributes, body)],
+            "tools": [anthropic_blocks.tool_definition(tool) for tool in _tools(attributes, body)],
             "request_params": _params(attributes, body),
             "usage": summary.usage(),
             "finish_reasons": reasons,
@@ -409,44 +409,10 @@ def _usage(attributes: dict[str, Any]) -> dict[str, int | None]:
     if not isinstance(raw, dict):
         raw = _response_data(attributes).get("usage")
     if isinstance(raw, dict):
-        for key, value in _raw_usage(raw, _provider(attributes)).items():
+        for key, value in anthropic_blocks.raw_usage(raw, _provider(attributes)).items():
             if value is not None:
                 usage[key] = value
     return usage
-
-
-def _raw_usage(raw: dict[str, Any], provider: str | None) -> dict[str, int | None]:
-    def detail(name: str, key: str) -> int | None:
-        details = raw.get(name)
-        return as_int(details.get(key)) if isinstance(details, dict) else None
-
-    if "prompt_tokens" in raw or "completion_tokens" in raw:  # OpenAI chat completions
-        return {
-            "input_tokens": as_int(raw.get("prompt_tokens")),
-            "output_tokens": as_int(raw.get("completion_tokens")),
-            "cache_read_input_tokens": detail("prompt_tokens_details", "cached_tokens"),
-            "cache_creation_input_tokens": detail("prompt_tokens_details", "cache_write_tokens"),
-        }
-    anthropic_keys = {"cache_read_input_tokens", "cache_creation_input_tokens"} & raw.keys()
-    if provider == "anthropic" or anthropic_keys:
-        uncached = as_int(raw.get("input_tokens"))
-        cache_read = as_int(raw.get("cache_read_input_tokens"))
-        cache_write = as_int(raw.get("cache_creation_input_tokens"))
-        total = None
-        if uncached is not None:
-            total = as_int(uncached + (cache_read or 0) + (cache_write or 0))
-        return {
-            "input_tokens": total,
-            "output_tokens": as_int(raw.get("output_tokens")),
-            "cache_read_input_tokens": cache_read,
-            "cache_creation_input_tokens": cache_write,
-        }
-    return {  # OpenAI Responses API, whose input count includes the cache
-        "input_tokens": as_int(raw.get("input_tokens")),
-        "output_tokens": as_int(raw.get("output_tokens")),
-        "cache_read_input_tokens": detail("input_tokens_details", "cached_tokens"),
-        "cache_creation_input_tokens": None,
-    }
 
 
 # --- the conversation's parts ------------------------------------------------------------------
@@ -467,45 +433,6 @@ def _tools(attributes: dict[str, Any], body: dict[str, Any]) -> list[Any]:
     return shapes.tools(body.get("tools"))
 
 
-def _tool(tool: Any) -> Any:
-    """A tool definition as `{"type": "function", "name", "description", "parameters"}`, from
-    Anthropic's or OpenAI's; a server tool is kept whole under `raw`."""
-    if not isinstance(tool, dict):
-        return tool
-    kind = tool.get("type")
-    function = tool.get("function")
-    if kind == "function" and isinstance(function, dict):
-        result = _function_tool(function, "parameters")
-        extra = {key: value for key, value in tool.items() if key not in ("type", "function")}
-    elif kind in (None, "custom") and "input_schema" in tool:
-        result = _function_tool(tool, "input_schema")
-        extra = {}
-    elif kind == "function" or (kind is None and "parameters" in tool):
-        return tool
-    else:
-        return {
-            "type": kind if isinstance(kind, str) else "unknown",
-            "name": tool.get("name"),
-            "raw": tool,
-        }
-    for key, value in extra.items():
-        result.setdefault(key, value)
-    return result
-
-
-def _function_tool(definition: dict[str, Any], schema: str) -> dict[str, Any]:
-    result = {
-        "type": "function",
-        "name": definition.get("name"),
-        "description": definition.get("description"),
-        "parameters": definition.get(schema),
-    }
-    for key, value in definition.items():
-        if key not in ("type", "name", "description", schema):
-            result.setdefault(key, value)
-    return result
-
-
 def _genai_messages(value: Any) -> list[dict[str, Any]]:
     messages = shapes.messages(value)
     for message in messages:
@@ -522,11 +449,11 @@ def _genai_part(part: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     kind = part["type"]
     if kind == "text" and isinstance(part.get("content"), str):
         block = _sdk_block(part["content"])
-        return _block(block, depth) if block is not None else part
+        return anthropic_blocks.block(block, depth) if block is not None else part
     if kind in ANTHROPIC_BLOCKS or kind.endswith("_tool_result"):
-        return _block(part, depth)
+        return anthropic_blocks.block(part, depth)
     if kind in ("image", "document") and "source" in part:
-        return _block(part, depth)
+        return anthropic_blocks.block(part, depth)
     if kind in ("blob", "uri", "file") and "media_type" in part and "mime_type" not in part:
         part = {("mime_type" if key == "media_type" else key): v for key, v in part.items()}
     if kind == "tool_call_response" and isinstance(part.get("response"), list):
@@ -593,14 +520,14 @@ def _body_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     if isinstance(value, list) and any(isinstance(item, dict) for item in value):
         return [_message(item) for item in value]
-    return [{"role": "user", "parts": _content_parts(value)}]
+    return [{"role": "user", "parts": anthropic_blocks.content_parts(value)}]
 
 
 def _message(value: Any) -> dict[str, Any]:
     """One message of either provider's API: content as text or blocks, OpenAI's tool calls
     and tool results, or an input item of the Responses API."""
     if not isinstance(value, dict):
-        return {"role": shapes.UNKNOWN, "parts": [_block(value)]}
+        return {"role": shapes.UNKNOWN, "parts": [anthropic_blocks.block(value)]}
     kind = value.get("type")
     if kind == "function_call":
         function = {"name": value.get("name"), "arguments": value.get("arguments")}
@@ -615,11 +542,11 @@ def _message(value: Any) -> dict[str, Any]:
     content = value.get("content")
     if role in ("tool", "function"):
         # OpenAI's tool result: the message's content is the tool's answer.
-        response = content if isinstance(content, str) else _content_parts(content)
+        response = content if isinstance(content, str) else anthropic_blocks.content_parts(content)
         part = {"type": "tool_call_response", "id": value.get("tool_call_id")}
         parts = [{**part, "response": response}]
     else:
-        parts = _content_parts(content)
+        parts = anthropic_blocks.content_parts(content)
     calls = value.get("tool_calls")
     parts.extend(_tool_call(call) for call in (calls if isinstance(calls, list) else []))
     if isinstance(value.get("function_call"), dict):
@@ -636,23 +563,10 @@ def _message(value: Any) -> dict[str, Any]:
 
 
 def _tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        return shapes.raw_part(call, "tool_call")
-    function = call.get("function")
-    function = function if isinstance(function, dict) else {}
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        parsed = structured(arguments)
-        arguments = parsed if isinstance(parsed, dict | list) else arguments
-    part = {
-        "type": "tool_call",
-        "id": call.get("id"),
-        "name": function.get("name"),
-        "arguments": arguments,
-    }
-    for key, value in call.items():
-        if key not in ("id", "type", "function", "index") and value is not None:
-            part.setdefault(key, value)
+    """OpenAI's tool call as shapes reads it; Logfire's calls always say their id, if None."""
+    part = shapes.openai_tool_call(call)
+    if part["type"] == "tool_call":
+        part.setdefault("id", None)
     return part
 
 
@@ -665,7 +579,10 @@ def _response_messages(response: dict[str, Any], anthropic: bool) -> list[dict[s
                 _unwrap_input(part)
     else:
         text = first(response, "combined_chunk_content", "text")
-        message = {"role": "assistant", "parts": _content_parts(text) if text else []}
+        message = {
+            "role": "assistant",
+            "parts": anthropic_blocks.content_parts(text) if text else [],
+        }
     consumed = {
         "message",
         "usage",
@@ -696,7 +613,7 @@ def _event_messages(value: Any, has_response: bool) -> tuple[list[dict], list[di
     messages = []
     for event in events:
         if not isinstance(event, dict):
-            messages.append({"role": shapes.UNKNOWN, "parts": [_block(event)]})
+            messages.append({"role": shapes.UNKNOWN, "parts": [anthropic_blocks.block(event)]})
             continue
         name = event.get("event.name")
         role = event.get("role")
@@ -716,120 +633,6 @@ def _event_messages(value: Any, has_response: bool) -> tuple[list[dict], list[di
     while has_response and split and messages[split - 1]["role"] == "assistant":
         split -= 1
     return messages[:split], messages[split:]
-
-
-def _content_parts(content: Any) -> list[dict[str, Any]]:
-    # Inside a request body already read as JSON, text is text even when it looks like JSON.
-    if content is None:
-        return []
-    return [_block(item) for item in (content if isinstance(content, list) else [content])]
-
-
-def _block(block: Any, depth: int = 0) -> dict[str, Any]:
-    """One content block of Anthropic's or OpenAI's API as a part, mapped as our own client
-    maps it, dropping nothing: a block with no part of its own is kept whole under `raw`."""
-    if isinstance(block, str):
-        return {"type": "text", "content": block}
-    if not isinstance(block, dict):
-        return shapes.raw_part(block)
-    kind = block.get("type")
-    if not isinstance(kind, str) or not kind or depth >= MAX_NESTING:
-        return shapes.raw_part(block, kind if isinstance(kind, str) and kind else shapes.UNKNOWN)
-    if kind == "text" and isinstance(block.get("text", block.get("content")), str):
-        part = {"type": "text", "content": block.get("text", block.get("content"))}
-        if block.get("citations"):
-            part["citations"] = block["citations"]
-        return part
-    if kind == "thinking" and isinstance(block.get("thinking", ""), str):
-        part = {"type": "reasoning", "content": block.get("thinking", "")}
-        return part | {"has_signature": bool(block.get("signature"))}
-    if kind == "redacted_thinking":
-        data = block.get("data")
-        part = {"type": "reasoning", "redacted": True}
-        return part | {"data_length": len(data) if isinstance(data, str) else None}
-    if kind == "tool_use":
-        part = {"type": "tool_call", "id": block.get("id"), "name": block.get("name")}
-        return part | {"arguments": block.get("input")} | _present(block, "caller", "toolset_name")
-    if kind in ("server_tool_use", "mcp_tool_use"):
-        part = {"type": "server_tool_call", "id": block.get("id"), "name": block.get("name")}
-        part |= {"arguments": block.get("input"), "anthropic_type": kind}
-        return part | _present(block, "server_name")
-    if kind == "tool_result":
-        content = block.get("content")
-        response = content if isinstance(content, str) else _nested_parts(content, depth)
-        part = {"type": "tool_call_response", "id": block.get("tool_use_id")}
-        return part | {"response": response, "is_error": bool(block.get("is_error"))}
-    if kind.endswith("_tool_result"):
-        part = {"type": "server_tool_call_response", "id": block.get("tool_use_id")}
-        part |= {"anthropic_type": kind, "response": block.get("content")}
-        return part | ({"is_error": bool(block["is_error"])} if "is_error" in block else {})
-    if kind in ("image", "document"):
-        return _media(block, depth)
-    if kind == "search_result":
-        part = {"type": "search_result", "source": block.get("source"), "title": block.get("title")}
-        return (
-            part
-            | {"content": _nested_parts(block.get("content"), depth)}
-            | _present(block, "citations")
-        )
-    if kind == "image_url" and isinstance(block.get("image_url"), dict):
-        return _url_part(block["image_url"].get("url"), "image") | _present(
-            block["image_url"], "detail"
-        )
-    if kind == "input_audio" and isinstance(block.get("input_audio"), dict):
-        audio = block["input_audio"]
-        part = {"type": "blob", "modality": "audio", "content": audio.get("data")}
-        return part | _present(audio, "format")
-    if kind == "file" and isinstance(block.get("file"), dict):
-        file = block["file"]
-        if isinstance(file.get("file_data"), str):
-            part = _url_part(file["file_data"], "document")
-        else:
-            part = {"type": "file", "modality": "document", "file_id": file.get("file_id")}
-        return part | _present(file, "filename")
-    return shapes.raw_part(block, kind)
-
-
-def _nested_parts(content: Any, depth: int) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    return [
-        _block(item, depth + 1) for item in (content if isinstance(content, list) else [content])
-    ]
-
-
-def _media(block: dict[str, Any], depth: int) -> dict[str, Any]:
-    """An Anthropic image or document block, by the kind of its source."""
-    modality = "image" if block["type"] == "image" else "document"
-    source = block.get("source")
-    kind = source.get("type") if isinstance(source, dict) else None
-    if kind == "base64":
-        part = {"type": "blob", "modality": modality, "mime_type": source.get("media_type")}
-        part["content"] = source.get("data")
-    elif kind == "url":
-        part = {"type": "uri", "modality": modality, "uri": source.get("url")}
-    elif kind == "file":
-        part = {"type": "file", "modality": modality, "file_id": source.get("file_id")}
-    elif kind == "text":
-        part = {"type": "document", "content": source.get("data")}
-        part["mime_type"] = source.get("media_type", "text/plain")
-    elif kind == "content":
-        part = {"type": "document", "content": _nested_parts(source.get("content"), depth)}
-    else:
-        return shapes.raw_part(block, block["type"])
-    return part | _present(block, "title", "context", "citations")
-
-
-def _url_part(url: Any, modality: str) -> dict[str, Any]:
-    """A URL, or the data a `data:` URL holds."""
-    if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
-        head, _, data = url.partition(";base64,")
-        return {"type": "blob", "modality": modality, "mime_type": head[5:], "content": data}
-    return {"type": "uri", "modality": modality, "uri": url}
-
-
-def _present(source: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {key: source[key] for key in keys if source.get(key) is not None}
 
 
 def _message_reasons(messages: list[dict[str, Any]]) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from app.conventions import shapes
+from app.conventions import anthropic_blocks, shapes
 from app.conventions.common import (
     LlmSummary,
     as_float,
@@ -39,10 +39,8 @@ FIRST_TOKEN_EVENT = "First Token Stream Event"
 NOT_PARAMS = frozenset({"model", "messages", "system", "tools"})
 # A key is split at most this often: the tree of one key is never deeper.
 MAX_SEGMENTS = 12
-# Structured values nested deeper than this are kept whole rather than flattened; so are the
-# parts of a raw tool result nested deeper than MAX_NATIVE_DEPTH.
+# Structured values nested deeper than this are kept whole rather than flattened.
 MAX_FLAT_DEPTH = 16
-MAX_NATIVE_DEPTH = 8
 DATA_URL = re.compile(r"data:([^;,]*)((?:;[^;,]*)*),(.*)", re.DOTALL)
 # How the capture tests write an event's time: an offset from the span's start.
 
@@ -142,7 +140,7 @@ class _Span:
         read = as_int(a.get("llm.token_count.prompt_details.cache_read"))
         write = as_int(a.get("llm.token_count.prompt_details.cache_write"))
         output = as_int(a.get("llm.token_count.completion"))
-        raw = _raw_usage(self.response.get("usage"))
+        raw = anthropic_blocks.raw_usage(self.response.get("usage"), "anthropic")
         if raw["input_tokens"] is not None:
             prompt = raw["input_tokens"]
             if raw["cache_read_input_tokens"] is not None:
@@ -283,7 +281,7 @@ class _Span:
         value = self.invocation.get("tools")
         if value is None:
             value = self._request_if("tools").get("tools")
-        return [_tool_definition(tool) for tool in shapes.tools(value)]
+        return [anthropic_blocks.with_parameters(tool) for tool in shapes.tools(value)]
 
     def request_params(self) -> dict[str, Any]:
         """The invocation parameters, and whatever else the request sent but its content."""
@@ -575,10 +573,10 @@ def _function_call(leftover: dict[str, Any]) -> dict[str, Any] | None:
 def _tool_of(item: Any) -> Any:
     """`llm.tools.N`: the provider's own tool JSON in `tool.json_schema`, or its parts."""
     if not isinstance(item, dict):
-        return _tool_definition(item)
+        return anthropic_blocks.with_parameters(item)
     fields = {key.removeprefix("tool."): value for key, value in _flat(item).items()}
     if "json_schema" in fields:
-        tool = _tool_definition(fields.pop("json_schema"))
+        tool = anthropic_blocks.with_parameters(fields.pop("json_schema"))
     else:
         tool = {}
         for key in ("name", "description", "parameters"):
@@ -593,52 +591,7 @@ def _tool_of(item: Any) -> Any:
     return tool
 
 
-def _tool_definition(value: Any) -> Any:
-    """A tool as `{name, description, parameters, …}`, from Anthropic's form (`input_schema`)
-    or OpenAI's (`{type: function, function: {…}}`); anything else kept as sent."""
-    value = structured(value)
-    if not isinstance(value, dict):
-        return value
-    function = value.get("function")
-    if isinstance(function, dict) and "name" in function:
-        rest = {key: item for key, item in value.items() if key != "function"}
-        return {**function, **{key: item for key, item in rest.items() if key not in function}}
-    if "input_schema" in value and "parameters" not in value:
-        tool = {key: item for key, item in value.items() if key != "input_schema"}
-        tool["parameters"] = value["input_schema"]
-        return tool
-    return value
-
-
 # --- the provider's own JSON: input.value and output.value ----------------------------------------
-
-
-def _raw_usage(value: Any) -> dict[str, int | None]:
-    """The counts of a raw Anthropic or OpenAI usage object, the input as the whole input."""
-    usage = {
-        "input_tokens": None,
-        "output_tokens": None,
-        "cache_read_input_tokens": None,
-        "cache_creation_input_tokens": None,
-    }
-    if not isinstance(value, dict):
-        return usage
-    if "prompt_tokens" in value:  # OpenAI Chat Completions: the prompt includes the cache
-        details = value.get("prompt_tokens_details")
-        usage["input_tokens"] = as_int(value.get("prompt_tokens"))
-        usage["output_tokens"] = as_int(value.get("completion_tokens"))
-        if isinstance(details, dict):
-            usage["cache_read_input_tokens"] = as_int(details.get("cached_tokens"))
-        return usage
-    uncached = as_int(value.get("input_tokens"))
-    read = as_int(value.get("cache_read_input_tokens"))
-    write = as_int(value.get("cache_creation_input_tokens"))
-    usage["output_tokens"] = as_int(value.get("output_tokens"))
-    usage["cache_read_input_tokens"] = read
-    usage["cache_creation_input_tokens"] = write
-    if uncached is not None:  # Anthropic: input_tokens leaves the cache out
-        usage["input_tokens"] = as_int(uncached + (read or 0) + (write or 0))
-    return usage
 
 
 def _raw_output(response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -708,89 +661,20 @@ def _native_message(value: Any) -> dict[str, Any]:
     else:
         parts = _native_parts(content) if content is not None else []
     calls = value.get("tool_calls")
-    for call in calls if isinstance(calls, list) else []:
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            parts.append(shapes.raw_part(call))
-            continue
-        arguments = function.get("arguments")
-        parsed = structured(arguments)
-        parts.append(
-            {
-                "type": "tool_call",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "arguments": parsed if isinstance(parsed, dict) else arguments,
-            }
-        )
+    parts.extend(shapes.openai_tool_calls(calls if isinstance(calls, list) else []))
     if rest:
         parts.append(shapes.raw_part(rest, "message_fields"))
     message["parts"] = parts
     return message
 
 
-def _native_parts(value: Any, depth: int = 0) -> list[dict[str, Any]]:
+def _native_parts(value: Any) -> list[dict[str, Any]]:
+    """Raw content, text or Anthropic blocks, with every field of a block kept on its part."""
     if isinstance(value, str):
         return [{"type": "text", "content": value}]
     if not isinstance(value, list):
         return [shapes.part(value)]
-    return [_native_block(block, depth) for block in value]
-
-
-def _native_block(block: Any, depth: int = 0) -> dict[str, Any]:
-    """One Anthropic content block (or OpenAI content part) as a part; unknown kinds raw."""
-    if isinstance(block, str):
-        return {"type": "text", "content": block}
-    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-        return shapes.raw_part(block)
-    kind = block["type"]
-    rest = {key: item for key, item in block.items() if key != "type" and item is not None}
-    if kind == "text" and isinstance(rest.get("text"), str):
-        return _with({"type": "text", "content": rest.pop("text")}, rest)
-    if kind == "thinking":
-        return _with({"type": "reasoning", "content": rest.pop("thinking", None)}, rest)
-    if kind == "redacted_thinking" and isinstance(rest.get("data"), str):
-        return _with(
-            {"type": "reasoning", "redacted": True, "data_length": len(rest["data"])}, rest
-        )
-    if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
-        part = {
-            "type": "tool_call" if kind == "tool_use" else "server_tool_call",
-            "id": rest.pop("id", None),
-            "name": rest.pop("name", None),
-            "arguments": rest.pop("input", {}),
-        }
-        if kind != "tool_use":
-            part["anthropic_type"] = kind
-        return _with(part, rest)
-    if kind == "tool_result":
-        content = rest.pop("content", None)
-        nested = isinstance(content, list) and depth < MAX_NATIVE_DEPTH
-        response = _native_parts(content, depth + 1) if nested else content
-        part = {"type": "tool_call_response", "id": rest.pop("tool_use_id", None)}
-        return _with({**part, "response": response}, rest)
-    if kind.endswith("_tool_result") and "tool_use_id" in rest:
-        part = {"type": "server_tool_call_response", "id": rest.pop("tool_use_id")}
-        return _with({**part, "response": rest.pop("content", None), "anthropic_type": kind}, rest)
-    source = rest.pop("source", None)
-    if kind == "image" and isinstance(source, dict) and source.get("type") in ("base64", "url"):
-        if source["type"] == "base64":
-            part = {
-                "type": "blob",
-                "mime_type": source.get("media_type"),
-                "content": source.get("data"),
-            }
-        else:
-            part = {"type": "uri", "uri": source.get("url")}
-        return _with({**part, "modality": "image"}, rest)
-    return shapes.raw_part(block, kind)
-
-
-def _with(part: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
-    """`part`, with the fields of `rest` it does not already have."""
-    for key, value in rest.items():
-        part.setdefault(key, value)
-    return part
+    return anthropic_blocks.content_parts(value, whole=True)
 
 
 # --- timing ----------------------------------------------------------------------------------------

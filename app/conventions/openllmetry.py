@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from app.conventions import shapes
+from app.conventions import anthropic_blocks, shapes
 from app.conventions.common import (
     LlmSummary,
     as_int,
@@ -96,8 +96,10 @@ MESSAGE_EVENTS = {
     "gen_ai.tool.message": "tool",
 }
 CHOICE_EVENT = "gen_ai.choice"
-# Blocks hold blocks (a tool result holding text and images); past this, kept as they came.
-MAX_NESTING = 16
+# Parts of the GenAI shape that a block list may already hold, kept as they are.
+GENAI_PARTS = frozenset(
+    {"reasoning", "tool_call", "server_tool_call", "tool_call_response", "blob", "uri", "file"}
+)
 
 NOTE_CONTENT_ELSEWHERE = {
     "kind": "content_elsewhere",
@@ -199,7 +201,7 @@ class OpenLLMetry:
                 "system_instructions": system,
                 "input_messages": inputs,
                 "output_messages": outputs,
-                "tools": [_tool(tool) for tool in tools],
+                "tools": [anthropic_blocks.with_parameters(tool) for tool in tools],
                 "request_params": _request_params(attributes),
                 "usage": usage,
                 "finish_reasons": reasons,
@@ -449,40 +451,13 @@ def _add_calls(parts: list[dict[str, Any]], calls: list[Any]) -> None:
         if part.get("type") == "tool_call" and isinstance(part.get("id"), str)
     }
     for call in calls:
-        part = _tool_call(call)
+        part = shapes.openai_tool_call(call)
         ident = part.get("id")
         if isinstance(ident, str) and ident:
             if ident in known:
                 continue
             known.add(ident)
         parts.append(part)
-
-
-def _tool_call(fields: Any) -> dict[str, Any]:
-    """A tool call from `{id, name, arguments}` or OpenAI's `{id, function: {name, arguments}}`."""
-    fields = structured(fields)
-    if not isinstance(fields, dict):
-        return shapes.raw_part(fields, "tool_call")
-    function = fields.get("function") if isinstance(fields.get("function"), dict) else {}
-    part: dict[str, Any] = {"type": "tool_call"}
-    for key, value in fields.items():
-        if key not in ("id", "name", "arguments", "function", "type"):
-            part[key] = value
-    if fields.get("type") not in (None, "function", "tool_call"):
-        part["call_type"] = fields["type"]
-    ident = fields.get("id")
-    if ident is not None:
-        part["id"] = ident
-    part["name"] = fields.get("name", function.get("name"))
-    arguments = fields.get("arguments", function.get("arguments"))
-    if isinstance(arguments, str):
-        parsed = structured(arguments)
-        arguments = parsed if isinstance(parsed, dict) else arguments
-    part["arguments"] = arguments
-    extra = {k: v for k, v in function.items() if k not in ("name", "arguments")}
-    if extra:
-        part["function"] = extra
-    return part
 
 
 def _legacy_tools(attributes: dict[str, Any]) -> list[Any]:
@@ -493,22 +468,6 @@ def _legacy_tools(attributes: dict[str, Any]) -> list[Any]:
             tools.setdefault(match[1].lstrip("0") or "0", {})[match[2]] = structured(value)
     found = [tools[index] for index in sorted(tools, key=lambda n: (len(n), n))]
     return found or shapes.tools(attributes.get("gen_ai.tool.definitions"))
-
-
-def _tool(tool: Any) -> Any:
-    """A tool definition with its schema under `parameters`, as the contract shows it:
-    Anthropic calls it `input_schema`, and OpenAI nests the whole under `function`."""
-    tool = structured(tool)
-    if not isinstance(tool, dict):
-        return tool
-    function = tool.get("function")
-    if isinstance(function, dict) and "name" not in tool:
-        tool = {**{k: v for k, v in tool.items() if k != "function"}, **function}
-    if "input_schema" in tool and "parameters" not in tool:
-        schema = tool["input_schema"]
-        tool = {k: v for k, v in tool.items() if k != "input_schema"}
-        tool["parameters"] = structured(schema)
-    return tool
 
 
 # --- content blocks ----------------------------------------------------------------------------
@@ -535,95 +494,12 @@ def content_parts(value: Any, depth: int = 0) -> list[dict[str, Any]]:
 
 
 def block_part(block: Any, depth: int = 0) -> dict[str, Any]:
-    """One content block (Anthropic's, OpenAI's, or already a GenAI part) as a part.
-
-    A block of a kind not known here is kept whole as `{"type": <its type>, "raw": <it>}`.
+    """One content block (Anthropic's, OpenAI's, or already a GenAI part) as a part, with every
+    field of the block kept. A kind not known here is kept as `{"type": <its type>, "raw": <it>}`.
     """
-    if isinstance(block, str):
-        return {"type": "text", "content": block}
-    if not _typed(block):
-        return shapes.raw_part(block)
-    if depth >= MAX_NESTING:
-        return shapes.raw_part(block, block["type"])
-    kind = block["type"]
-    rest = {k: v for k, v in block.items() if k != "type"}
-    if kind == "text":
-        text = rest.pop("text", None) if "content" not in rest else rest.pop("content")
-        return (
-            {"type": "text", "content": text, **rest}
-            if isinstance(text, str)
-            else shapes.raw_part(block, kind)
-        )
-    if kind in ("thinking", "reasoning"):
-        text = rest.pop("thinking", None) if "thinking" in rest else rest.pop("content", None)
-        if not isinstance(text, str):
-            return shapes.raw_part(block, kind)
-        return {"type": "reasoning", "content": text, **rest}
-    if kind == "redacted_thinking":
-        data = rest.get("data")
-        length = len(data) if isinstance(data, str) else None
-        return {"type": "reasoning", "redacted": True, "data_length": length, **rest}
-    if kind == "tool_use":
-        return {
-            "type": "tool_call",
-            **{k: v for k, v in rest.items() if k != "input"},
-            "arguments": rest.get("input"),
-        }
-    if kind == "server_tool_use":
-        return {
-            "type": "server_tool_call",
-            **{k: v for k, v in rest.items() if k != "input"},
-            "arguments": rest.get("input"),
-        }
-    if kind == "tool_result":
-        return _tool_result(rest, depth)
-    if kind.endswith("_tool_result") and "tool_use_id" in rest:
-        ident = rest.get("tool_use_id")
-        return {"type": "server_tool_call_response", "id": ident, "response": block}
-    if kind in ("image", "document"):
-        media = _media(kind, rest)
-        if media is not None:
-            return media
-    if kind == "image_url" and isinstance(rest.get("image_url"), dict):
-        url = rest["image_url"].get("url")
-        if isinstance(url, str):
-            return {"type": "uri", "modality": "image", "uri": url}
-    if kind in ("tool_call", "server_tool_call", "tool_call_response", "blob", "uri", "file"):
-        return shapes.part(block)  # already a GenAI part
-    return shapes.raw_part(block, kind)
-
-
-def _tool_result(rest: dict[str, Any], depth: int) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "tool_call_response", "id": rest.get("tool_use_id")}
-    content = rest.get("content")
-    if isinstance(content, list | tuple):
-        part["response"] = [block_part(item, depth + 1) for item in content]
-    else:
-        part["response"] = content
-    if "is_error" in rest:
-        part["is_error"] = rest["is_error"]
-    part.update({k: v for k, v in rest.items() if k not in ("tool_use_id", "content", "is_error")})
-    return part
-
-
-def _media(kind: str, rest: dict[str, Any]) -> dict[str, Any] | None:
-    """An image or document from its `source`; None for a source of a kind not known here."""
-    source = rest.get("source")
-    if not isinstance(source, dict):
-        return None
-    modality = "image" if kind == "image" else "document"
-    others = {k: v for k, v in rest.items() if k != "source"}
-    mime = source.get("media_type")
-    base: dict[str, Any] = {"modality": modality, **others}
-    if isinstance(mime, str):
-        base["mime_type"] = mime
-    if source.get("type") == "base64" and isinstance(source.get("data"), str):
-        return {"type": "blob", **base, "content": source["data"]}
-    if source.get("type") == "url" and isinstance(source.get("url"), str):
-        return {"type": "uri", **base, "uri": source["url"]}
-    if source.get("type") == "file" and isinstance(source.get("file_id"), str):
-        return {"type": "file", **base, "file_id": source["file_id"]}
-    return None
+    if _typed(block) and block["type"] in GENAI_PARTS and depth < shapes.MAX_NESTING:
+        return shapes.part(block)
+    return anthropic_blocks.block(block, depth, whole=True)
 
 
 def _typed(value: Any) -> bool:
