@@ -29,6 +29,7 @@ NOT_TEXT = frozenset(
 # Parts that hold encoded bytes (base64), in the GenAI conventions and in Anthropic's raw blocks.
 BINARY = frozenset({"blob", "base64", "bytes"})
 CONVERSATION = ("system_instructions", "input_messages", "output_messages")
+GENAI_MESSAGES = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages")
 # Where a message or a part holds parts of its own: a message, a tool result, a document.
 HOLDS_PARTS = frozenset({"parts", "response", "content"})
 MAX_PART_DEPTH = 8
@@ -118,10 +119,19 @@ def search_text(name: str, attributes: dict[str, Any]) -> str | None:
         for value in attributes.values():
             body.leaves(value, MAX_VALUE_CHARS)
         return body.text()
-    conversation = convention.conversation(attributes)
-    for key in CONVERSATION:
-        for item in conversation.get(key) or []:
-            body.part(item)
+    messages = [attributes[key] for key in GENAI_MESSAGES if key in attributes]
+    if messages:
+        # Already messages and parts (ours, and the GenAI conventions'): read them as they
+        # are. Normalising them first would cost more than the rest of ingest together.
+        for value in messages:
+            parsed = structured(value)
+            for item in parsed if isinstance(parsed, list) else [parsed]:
+                body.part(item)
+    else:
+        conversation = convention.conversation(attributes)
+        for key in CONVERSATION:
+            for item in conversation.get(key) or []:
+                body.part(item)
     # The call's other values (a model, a response id, the app's own attributes) are
     # searchable too; documents are left out, since the conversation above already read the
     # messages and the rest (tool definitions, stream timelines) would match every call.
