@@ -6,6 +6,8 @@ schema, turning every failure into a `DatabaseError` with one line that says wha
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from app.resources import resource_dir
 
+# A PostgreSQL advisory lock key ("Spyglass" in ASCII, plus one); app.store has the writers'.
+MIGRATION_LOCK = 0x5370_7967_6C61_7374
+
 
 class DatabaseError(Exception):
     """The database cannot be used; the message is fit to show a user as is."""
@@ -25,6 +30,47 @@ class DatabaseError(Exception):
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+# PostgreSQL cannot store the NUL character, in text or in JSONB, and refuses the whole write
+# that holds one. Spyglass stores it there as U+FFFD, the replacement character, the same
+# way in what it writes and in what it looks for, so a span with a NUL is kept, not lost.
+REPLACEMENT = "\ufffd"
+# A JSON escape for NUL, not preceded by an escaped backslash (`\\u0000` is text).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _postgres_json_dumps(value: Any) -> str:
+    text = _json_dumps(value)
+    return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+@cache
+def _nul_free(dumper: type) -> type:
+    """A psycopg dumper of `str` that writes NUL as U+FFFD, and otherwise as `dumper` does
+    (psycopg's own dumpers are C types that cannot be subclassed, so it wraps one)."""
+    from psycopg.adapt import Dumper
+
+    class NulFreeDumper(Dumper):
+        format = dumper.format
+
+        def __init__(self, cls: type, context: Any = None) -> None:
+            super().__init__(cls, context)
+            self._dumper = dumper(cls, context)
+            self.oid = self._dumper.oid
+
+        def dump(self, obj: str) -> Any:
+            return self._dumper.dump(obj.replace("\x00", REPLACEMENT))
+
+    return NulFreeDumper
+
+
+def _postgres_connection(dbapi_connection: Any, _record: Any) -> None:
+    from psycopg.adapt import PyFormat
+
+    adapters = dbapi_connection.adapters
+    for format in (PyFormat.TEXT, PyFormat.BINARY):
+        adapters.register_dumper(str, _nul_free(adapters.get_dumper(str, format)))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +100,8 @@ def create_engine(url: str) -> Engine:
     options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": 10}
+    elif parsed.get_backend_name() == "postgresql":
+        options["json_serializer"] = _postgres_json_dumps
     try:
         engine = sa.create_engine(parsed, **options)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
@@ -63,6 +111,8 @@ def create_engine(url: str) -> Engine:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}{hint}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "connect", _postgres_connection)
     return engine
 
 
@@ -85,8 +135,14 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; already there costs one query."""
+    """Bring the schema to `revision`; already there costs one query.
+
+    Collectors that start together on one PostgreSQL take turns, so that only the first
+    migrates and the others find the schema current (its DDL is transactional).
+    """
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         command.upgrade(alembic_config(connection), revision)
 
 

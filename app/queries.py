@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from app import call_links, search
 from app.conventions import conversation_of
@@ -125,22 +127,18 @@ def _span_in_trace(*conditions: Any) -> Any:
     return sa.exists().where(spans.c.trace_id == traces.c.trace_id, *conditions)
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _matching(dialect: str, q: str, *columns: Any) -> sa.Select:
-    """`columns` of the `span_search` rows whose text matches `q`."""
+    """`columns` of the `span_search` rows whose text matches `q`: through FTS5 on SQLite,
+    through the tsvector column and its GIN index (migration 0005) on PostgreSQL."""
     try:
         match = search.fts_query(q)
     except ValueError as exc:
         raise BadQuery(f"q: {exc}") from None
     found = sa.select(*columns)
     if dialect == "postgresql":
-        # Until PostgreSQL gets its own index: every term as a case-blind substring.
-        words = [text.replace("\x00", "") for text, _ in search.terms(q)]
-        return found.where(*(span_search.c.body.ilike(_like(w), escape="\\") for w in words))
+        # Not in app.schema: the column exists on PostgreSQL only.
+        vector = sa.literal_column("span_search.search_vector", TSVECTOR)
+        return found.where(vector.op("@@")(_tsquery(search.terms(q))))
     fts = sa.table("span_search_fts", sa.column("rowid"))
     matching = (
         sa.select(fts.c.rowid)
@@ -148,6 +146,28 @@ def _matching(dialect: str, q: str, *columns: Any) -> sa.Select:
         .scalar_subquery()
     )
     return found.where(span_search.c.id.in_(matching))
+
+
+# The configuration migration 0005 indexes with: words lower-cased, unaccented, kept whole.
+_SEARCH_CONFIG = sa.text("'spyglass_search'::regconfig")
+
+
+def _tsquery(terms: list[tuple[str, bool]]) -> Any:
+    """A PostgreSQL tsquery requiring every term, bare words as prefixes (as `fts_query`).
+
+    PostgreSQL's own parser splits each term, exactly as it split the indexed text, into a
+    phrase (`get_weather` is 'get' <-> 'weather'; a host name stays one word); a bare word
+    then gets `:*` on its last word. The terms are bound parameters, never query syntax.
+    """
+    queries = []
+    for text, is_phrase in terms:
+        phrase = sa.func.phraseto_tsquery(_SEARCH_CONFIG, text.replace("\x00", ""))
+        if not is_phrase:
+            # An empty phrase (a word too long to index) becomes NULL, which matches nothing.
+            prefix = sa.func.nullif(sa.cast(phrase, sa.Text), "").concat(":*")
+            phrase = sa.func.to_tsquery(_SEARCH_CONFIG, prefix)
+        queries.append(phrase)
+    return functools.reduce(lambda a, b: a.op("&&")(b), queries)
 
 
 def _matching_traces(dialect: str, q: str) -> Any:

@@ -31,6 +31,8 @@ from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
 CHUNK = queries.CHUNK
 STATUS_ERROR = 2
+# A PostgreSQL advisory lock key: "Spyglass" in ASCII (app.database has the migrations' key).
+WRITE_LOCK = 0x5370_7967_6C61_7373
 
 
 def _insert(connection: sa.Connection, table: sa.Table) -> Any:
@@ -71,6 +73,7 @@ def write(
     connection: sa.Connection, span_batches: Sequence[Batch], log_batches: Sequence[Batch] = ()
 ) -> None:
     """Store several decoded requests in the caller's transaction."""
+    serialize_writers(connection)
     all_batches = [*span_batches, *log_batches]
     _insert_new(
         connection, resources, {k: v for b in all_batches for k, v in b.resources.items()}.values()
@@ -90,6 +93,20 @@ def write(
     fold_sdk_spans(connection, {r["trace_id"] for r in span_rows if r.get("llm_convention")})
     fold_call_parts(connection, trace_ids)
     recompute_traces(connection, trace_ids)
+
+
+def serialize_writers(connection: sa.Connection) -> None:
+    """On PostgreSQL, wait until no other collector is writing, for the rest of the transaction.
+
+    Several collectors may share one PostgreSQL. What a write derives from the stored spans
+    (trace summaries, which span shows a call) reads spans other collectors may be writing at
+    that moment; under READ COMMITTED neither would see the other's, and the later commit
+    would keep a summary that misses spans. Taking turns is simple and cannot deadlock; what
+    costs most, decoding and extracting, still runs in parallel in each collector. SQLite has
+    one writer at a time anyway.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
 
 
 def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:

@@ -33,8 +33,15 @@ def free_port() -> int:
 class Collector:
     """A collector process; `start()` waits until /healthz answers."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+    ):
         self.data_dir = data_dir
+        self.database_url = database_url
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -55,6 +62,7 @@ class Collector:
                     str(self.port),
                     "--data-dir",
                     str(self.data_dir),
+                    *(["--database-url", self.database_url] if self.database_url else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -850,6 +850,7 @@ def test_a_call_recorded_once_has_no_note(client: TestClient) -> None:
     assert page.select_one(".call-links") is None
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN
 def test_the_spans_of_a_key_are_found_through_the_index(engine: Engine) -> None:
     seen: list[tuple[str, Any]] = []
 

@@ -88,11 +88,13 @@ def stored(engine: Engine) -> Engine:
     return engine
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_trace_list_walks_the_start_index(stored: Engine) -> None:
     details = plan(stored, lambda c: queries.list_traces(c, queries.TraceFilter(), 50))
     assert_walks_index(details, "traces", "ix_traces_start")
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_trace_list_next_page_seeks_in_the_start_index(stored: Engine) -> None:
     with stored.connect() as connection:
         _, cursor = queries.list_traces(connection, queries.TraceFilter(), 5)
@@ -100,11 +102,13 @@ def test_trace_list_next_page_seeks_in_the_start_index(stored: Engine) -> None:
     assert_walks_index(details, "traces", "ix_traces_start")
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_span_list_walks_the_start_index(stored: Engine) -> None:
     details = plan(stored, lambda c: queries.list_spans(c, queries.SpanFilter(), 50))
     assert_walks_index(details, "spans", "ix_spans_start")
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_span_list_next_page_seeks_in_the_start_index(stored: Engine) -> None:
     with stored.connect() as connection:
         _, cursor = queries.list_spans(connection, queries.SpanFilter(), 5)
@@ -112,6 +116,7 @@ def test_span_list_next_page_seeks_in_the_start_index(stored: Engine) -> None:
     assert_walks_index(details, "spans", "ix_spans_start")
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_trace_search_looks_words_up_in_the_full_text_index(stored: Engine) -> None:
     filters = queries.TraceFilter(q="s1 quick", status="ok")
     details = plan(stored, lambda c: queries.list_traces(c, filters, 50))
@@ -313,6 +318,7 @@ def test_a_trace_outline_is_its_spans_without_their_payload(engine: Engine) -> N
     assert outline["spans"][1]["status_code"] == "error"
 
 
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN; test_postgres_plans.py for PG
 def test_service_names_step_through_the_index_one_name_at_a_time(engine: Engine) -> None:
     write(engine, request(span("a1"), service="billing"), request(span("a2"), service="billing"))
     write(engine, request(span("b"), service="api"), request(span("c"), service="<zeta>"))

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -13,6 +14,10 @@ from alembic.migration import MigrationContext
 
 from app.database import alembic_config, create_engine, migrate
 from app.schema import metadata
+
+# The FTS5 index, its triggers and SQLite's JSON functions; PostgreSQL's search index is
+# tested in test_postgres_search_migration.py.
+pytestmark = pytest.mark.sqlite_only
 
 FTS_TABLES = {
     "span_search_fts",
@@ -76,8 +81,10 @@ def _search(engine: sa.Engine, match: str) -> set[bytes]:
         return {span_id for (span_id,) in rows}
 
 
-def test_0003_creates_the_index_and_its_triggers_and_takes_them_away(database_url: str) -> None:
-    engine = create_engine(database_url)
+def test_0003_creates_the_index_and_its_triggers_and_takes_them_away(
+    empty_database_url: str,
+) -> None:
+    engine = create_engine(empty_database_url)
     migrate(engine, "0002")
     migrate(engine, "0003")
     assert {"span_search", *FTS_TABLES} <= _objects(engine, "table")
@@ -89,8 +96,8 @@ def test_0003_creates_the_index_and_its_triggers_and_takes_them_away(database_ur
     engine.dispose()
 
 
-def test_0003_indexes_the_spans_already_stored(database_url: str) -> None:
-    engine = create_engine(database_url)
+def test_0003_indexes_the_spans_already_stored(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
     migrate(engine, "0002")
     message = {"role": "user", "parts": [{"type": "text", "content": "Weather in Zürich?"}]}
     # Python's json writes the ü as \u00fc: the backfill must read the JSON, not its text.
@@ -116,8 +123,8 @@ def test_0003_indexes_the_spans_already_stored(database_url: str) -> None:
     engine.dispose()
 
 
-def test_the_triggers_keep_the_index_in_step_with_its_table(database_url: str) -> None:
-    engine = create_engine(database_url)
+def test_the_triggers_keep_the_index_in_step_with_its_table(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
     migrate(engine)
     upsert = sa.text(
         "INSERT INTO span_search (trace_id, span_id, body) VALUES (:t, :s, :body)"
@@ -134,9 +141,11 @@ def test_the_triggers_keep_the_index_in_step_with_its_table(database_url: str) -
     engine.dispose()
 
 
-def test_only_the_fts5_tables_are_missing_from_the_schema_the_code_uses(database_url: str) -> None:
+def test_only_the_fts5_tables_are_missing_from_the_schema_the_code_uses(
+    empty_database_url: str,
+) -> None:
     """SQLAlchemy cannot declare a virtual table: everything else must match app.schema."""
-    engine = create_engine(database_url)
+    engine = create_engine(empty_database_url)
     migrate(engine)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
