@@ -134,6 +134,44 @@ def upgrade(**flags: Any) -> None:
     click.echo(f"database is up to date: {engine.url.render_as_string(hide_password=True)}")
 
 
+@db.command("copy")
+@click.option("--from", "source_url", required=True, metavar="URL", help="the database to copy")
+@click.option("--to", "destination_url", required=True, metavar="URL", help="where to copy it")
+@click.option("--restart", is_flag=True, help="copy everything again, even after a finished copy")
+def copy_database(source_url: str, destination_url: str, restart: bool) -> None:
+    """Copy every trace, span and log from one database to another.
+
+    Both databases are first migrated to this version's schema, the source too if it is
+    older. The destination may be new or already hold traces. Stop the collector writing to
+    the source first: what arrives during the copy may be left behind. An interrupted copy
+    goes on where it stopped when the same command is run again.
+    """
+    from app import db_copy
+
+    try:
+        job = db_copy.open_copy(source_url, destination_url)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if restart:
+            job.restart()
+        progress = job.progress()
+        if progress is not None and progress.done:
+            click.echo(f"already copied from {job.source_key} (--restart copies it again)")
+            return
+        with click.progressbar(length=job.total_spans(), label="Copying spans") as bar:
+            bar.update(progress.copied_spans if progress else 0)
+            summary = job.run(on_chunk=bar.update)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        job.close()
+    click.echo(
+        f"copied {summary.traces} traces, {summary.spans} spans and {summary.logs} logs"
+        f" in {summary.seconds:.1f}s"
+    )
+
+
 @main.command()
 @with_database_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)

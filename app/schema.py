@@ -159,3 +159,17 @@ span_search = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.UniqueConstraint("trace_id", "span_id", name="uq_span_search_span"),
 )
+
+# Where `spyglass db copy` got to (app.db_copy), one row per source, kept in the destination
+# and committed with each chunk it covers, so that an interrupted copy resumes after it.
+copy_progress = sa.Table(
+    "copy_progress",
+    metadata,
+    # The source's identity: its URL without user or password (app.db_copy.source_identity).
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("phase", sa.Text, nullable=False),
+    # The last key copied in the phase's order; NULL before the phase's first chunk.
+    sa.Column("last_key", sa.LargeBinary, nullable=True),
+    sa.Column("copied_spans", sa.BigInteger, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+)
