@@ -37,7 +37,15 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from app import store
 from app.database import DatabaseError, open_database, sqlite_path
-from app.schema import copy_progress, resources, scopes, span_logs, span_search, spans
+from app.schema import (
+    copy_progress,
+    resources,
+    scopes,
+    search_pieces,
+    span_logs,
+    span_search,
+    spans,
+)
 
 # A chunk is at most this many traces, and stops growing once its traces hold this many
 # spans: a commit every few thousand spans keeps an interruption cheap to resume.
@@ -356,6 +364,10 @@ class DatabaseCopy:
                 summary.logs += _copy_rows(read, write, span_logs, in_logs, store._insert_new)
                 in_search = span_search.c.trace_id.in_(trace_ids)
                 _copy_rows(read, write, span_search, in_search, _upsert_search_text)
+                # Which span indexes each shared piece, so that later spans of these traces
+                # leave the pieces out on the destination too.
+                in_pieces = search_pieces.c.trace_id.in_(trace_ids)
+                _copy_rows(read, write, search_pieces, in_pieces, store._insert_new)
                 # Recomputed rather than copied: the destination may hold spans of these
                 # traces already, and its summaries must count them too.
                 store.recompute_traces(write, trace_ids)

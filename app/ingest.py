@@ -28,7 +28,7 @@ def decode(
                     record["scope_name"],
                 )
             )
-            record["search_text"] = search.search_text(record["name"], record["attributes"])
+            record["search_pieces"] = search.search_pieces(record["name"], record["attributes"])
         return batch
     if signal == "logs":
         return otlp.decode_logs(raw, fmt)

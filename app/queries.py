@@ -127,25 +127,26 @@ def _span_in_trace(*conditions: Any) -> Any:
     return sa.exists().where(spans.c.trace_id == traces.c.trace_id, *conditions)
 
 
-def _matching(dialect: str, q: str, *columns: Any) -> sa.Select:
-    """`columns` of the `span_search` rows whose text matches `q`: through FTS5 on SQLite,
-    through the tsvector column and its GIN index (migration 0005) on PostgreSQL."""
+def _term_conditions(dialect: str, q: str) -> list[Any]:
+    """One condition on `span_search` rows for each term of `q`, which is true of the rows
+    whose text has it: through FTS5 on SQLite, through the tsvector column and its GIN index
+    (migration 0005) on PostgreSQL."""
     try:
-        match = search.fts_query(q)
+        expressions = search.fts_terms(q)
     except ValueError as exc:
         raise BadQuery(f"q: {exc}") from None
-    found = sa.select(*columns)
     if dialect == "postgresql":
         # Not in app.schema: the column exists on PostgreSQL only.
         vector = sa.literal_column("span_search.search_vector", TSVECTOR)
-        return found.where(vector.op("@@")(_tsquery(search.terms(q))))
+        return [vector.op("@@")(_tsquery([term])) for term in search.terms(q)]
     fts = sa.table("span_search_fts", sa.column("rowid"))
-    matching = (
-        sa.select(fts.c.rowid)
-        .where(sa.text("span_search_fts MATCH :match").bindparams(match=match))
-        .scalar_subquery()
-    )
-    return found.where(span_search.c.id.in_(matching))
+    match = sa.literal_column("span_search_fts").op("MATCH")
+    return [
+        span_search.c.id.in_(
+            sa.select(fts.c.rowid).where(match(sa.bindparam("match", term, unique=True)))
+        )
+        for term in expressions
+    ]
 
 
 # The configuration migration 0005 indexes with: words lower-cased, unaccented, kept whole.
@@ -171,14 +172,25 @@ def _tsquery(terms: list[tuple[str, bool]]) -> Any:
 
 
 def _matching_traces(dialect: str, q: str) -> Any:
-    """The ids of the traces with a span whose search text (`span_search`) matches `q`."""
-    return _matching(dialect, q, span_search.c.trace_id)
+    """The ids of the traces that have each term of `q` in the search text of some span.
+
+    A trace, not a span, must have them all: a long message is indexed only with the first
+    span of its trace that has it (`store.write_search_text`), so a later call that repeats
+    it, and adds a word of its own, still has both words in its trace.
+    """
+    found = [
+        sa.select(span_search.c.trace_id).where(condition)
+        for condition in _term_conditions(dialect, q)
+    ]
+    return found[0] if len(found) == 1 else sa.intersect(*found)
 
 
 def matching_spans(connection: sa.Connection, trace_id: bytes, q: str) -> set[str]:
-    """The ids (hex) of the spans of one trace whose search text matches `q`."""
-    query = _matching(connection.dialect.name, q, span_search.c.span_id).where(
-        span_search.c.trace_id == trace_id
+    """The ids (hex) of the spans of one trace whose search text has a term of `q`: where the
+    words were said, since repeated history is indexed with the span it first appeared in."""
+    conditions = _term_conditions(connection.dialect.name, q)
+    query = sa.select(span_search.c.span_id).where(
+        span_search.c.trace_id == trace_id, sa.or_(*conditions)
     )
     return {span_id.hex() for span_id in connection.execute(query).scalars()}
 

@@ -149,6 +149,17 @@ span_logs = sa.Table(
 )
 sa.Index("ix_span_logs_span", span_logs.c.trace_id, span_logs.c.span_id, span_logs.c.time_ns)
 
+# For each long piece of search text (a message, a tool result) of a trace, the span that
+# indexes it: the other spans of the trace that repeat it leave it out of their text.
+search_pieces = sa.Table(
+    "search_pieces",
+    metadata,
+    sa.Column("trace_id", TRACE_ID, primary_key=True),
+    sa.Column("piece_hash", CONTENT_HASH, primary_key=True),
+    sa.Column("span_id", SPAN_ID, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 span_search = sa.Table(
     "span_search",
     metadata,

@@ -9,6 +9,7 @@ but the conventions.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -19,6 +20,12 @@ from app.conventions.common import structured
 MAX_VALUE_CHARS = 10_000
 # The whole text of one span: a giant span cannot blow up the index or the ingest time.
 MAX_BODY_CHARS = 1_000_000
+# A piece of text this long (a sentence or more) is a message, a document or a tool result,
+# which an agent's calls repeat in every later call of the conversation: it is indexed once per
+# trace, with the first span that has it (`app.store.write_search_text`). Shorter ones (a span
+# name, a model, a tool name, a path) are indexed with every span that has them, so that each
+# of those spans is found by them.
+SHARED_PIECE_CHARS = 64
 # An FTS5 query ANDs its terms; past this many a query is a pasted document, not a search.
 MAX_TERMS = 64
 
@@ -104,21 +111,42 @@ class _Body:
             else:
                 self.leaves(value)
 
-    def text(self) -> str | None:
-        body = "\n".join(self.seen)[:MAX_BODY_CHARS]
+    def pieces(self) -> list[Piece]:
         # PostgreSQL text cannot hold NUL, and no one searches for it.
-        return body.replace("\x00", " ") or None
+        texts = [text.replace("\x00", " ") for text in self.seen]
+        return [
+            (_digest(text) if len(text) >= SHARED_PIECE_CHARS else None, text) for text in texts
+        ]
+
+
+# A piece of a span's search text: its digest when it is long enough to be shared by the
+# spans of a trace (None otherwise), and the text.
+Piece = tuple[bytes | None, str]
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def join(pieces: list[Piece]) -> str | None:
+    """The text of some pieces, as one body to index, or None when there is none."""
+    return "\n".join(text for _, text in pieces)[:MAX_BODY_CHARS] or None
 
 
 def search_text(name: str, attributes: dict[str, Any]) -> str | None:
-    """The text to index for one span, or None when it has none."""
+    """The whole text to index for one span, or None when it has none."""
+    return join(search_pieces(name, attributes))
+
+
+def search_pieces(name: str, attributes: dict[str, Any]) -> list[Piece]:
+    """The distinct strings a person may search one span by, in order (see `search_text`)."""
     body = _Body()
     body.add(name, MAX_VALUE_CHARS)
     convention = convention_for(attributes)
     if convention is None:
         for value in attributes.values():
             body.leaves(value, MAX_VALUE_CHARS)
-        return body.text()
+        return body.pieces()
     messages = [attributes[key] for key in GENAI_MESSAGES if key in attributes]
     if messages:
         # Already messages and parts (ours, and the GenAI conventions'): read them as they
@@ -138,7 +166,7 @@ def search_text(name: str, attributes: dict[str, Any]) -> str | None:
     for value in attributes.values():
         if not _is_document(value):
             body.leaves(value, MAX_VALUE_CHARS)
-    return body.text()
+    return body.pieces()
 
 
 def _kind(value: dict[Any, Any]) -> str | None:
@@ -173,7 +201,13 @@ def terms(q: str) -> list[tuple[str, bool]]:
 
 
 def fts_query(q: str) -> str:
-    """An FTS5 MATCH expression for `q`: every term must occur, bare words as prefixes.
+    """An FTS5 MATCH expression for `q`: every term must occur, bare words as prefixes
+    (`fts_terms` joined with AND)."""
+    return " AND ".join(fts_terms(q))
+
+
+def fts_terms(q: str) -> list[str]:
+    """An FTS5 MATCH expression for each term of `q`, bare words as prefixes.
 
     `quick bro` finds "the quick brown fox"; a "double-quoted phrase" must occur whole, its
     words in order. Each term goes to FTS5 as a quoted string, so no input can be read as an
@@ -191,7 +225,18 @@ def fts_query(q: str) -> str:
         # keeps quotes and control characters (a NUL ends an FTS5 string early) out.
         quoted = '"' + " ".join("".join(c if c.isalnum() else " " for c in text).split()) + '"'
         expressions.append(quoted if is_phrase else quoted + "*")
-    return " AND ".join(expressions)
+    return expressions
 
 
-__all__ = ["MAX_BODY_CHARS", "MAX_TERMS", "EmptyQuery", "fts_query", "search_text", "terms"]
+__all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_TERMS",
+    "EmptyQuery",
+    "Piece",
+    "fts_query",
+    "fts_terms",
+    "join",
+    "search_pieces",
+    "search_text",
+    "terms",
+]

@@ -5,6 +5,11 @@ resolves only after the batch is committed; that is what makes a 200 mean "store
 thread takes every batch that queued up while it was committing the last group and commits
 them together, so under load many requests share one transaction and one fsync (group commit).
 
+On SQLite the writer's commits do not checkpoint the WAL into the database file themselves
+(SQLite's default, every 1,000 pages, put that copy on the path of every few commits): a
+checkpointer thread does it after them, on its own connection, while the writer goes on with
+the next group. SQLite does the copying without the GIL, so it runs on another core.
+
 The queue is bounded by the number of records waiting. Past the bound `submit` raises
 `Overloaded` at once, and the receiver answers 503 with Retry-After, which OTLP exporters retry,
 instead of letting memory grow.
@@ -29,6 +34,9 @@ log = logging.getLogger("spyglass.writer")
 # Records in one transaction: large enough to amortise the commit, small enough to keep
 # the latency of the first request in a group low.
 MAX_GROUP_RECORDS = 20_000
+# Past this many WAL pages (of 4 KiB) not yet copied back, the checkpointer waits for readers
+# to let it copy everything and start the WAL afresh, so that it cannot grow without bound.
+WAL_RESTART_PAGES = 64_000
 
 
 class Overloaded(Exception):
@@ -67,6 +75,12 @@ class Writer:
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._committed = threading.Event()
+        self._stopping = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint, name="spyglass-checkpointer", daemon=True
+        )
 
     @property
     def pending(self) -> int:
@@ -74,12 +88,18 @@ class Writer:
 
     def start(self) -> None:
         self._thread.start()
+        if self._sqlite:
+            self._checkpointer.start()
 
     def close(self) -> None:
-        """Commit everything already submitted, then stop the thread."""
+        """Commit everything already submitted, then stop the threads."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        if self._checkpointer.is_alive():
+            self._stopping.set()
+            self._committed.set()
+            self._checkpointer.join()
 
     def submit(self, signal: str, batch: Batch) -> Future:
         job = _Job(signal, batch)
@@ -118,6 +138,9 @@ class Writer:
     def _commit(self, group: list[_Job]) -> None:
         try:
             with self._engine.begin() as connection:
+                if self._sqlite:
+                    # The checkpointer copies the WAL back (see above), not this commit.
+                    connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 store.write(
                     connection,
                     [job.batch for job in group if job.signal == "traces"],
@@ -142,7 +165,25 @@ class Writer:
             return
         self._finish(group, None)
 
+    def _checkpoint(self) -> None:
+        """Copy committed WAL pages back into the database file after commits, passively
+        (never waiting for the writer or for readers), and in full when the WAL is large."""
+        while not self._stopping.is_set():
+            self._committed.wait()
+            self._committed.clear()
+            try:
+                with self._engine.connect() as connection:
+                    _, pages, copied = connection.exec_driver_sql(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).one()
+                    if pages - copied > WAL_RESTART_PAGES:
+                        connection.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+            except Exception:  # the next commit tries again
+                log.exception("the WAL checkpoint failed")
+
     def _finish(self, group: list[_Job], error: Exception | None) -> None:
+        if error is None:
+            self._committed.set()
         with self._lock:
             self._pending -= sum(job.size for job in group)
         for job in group:

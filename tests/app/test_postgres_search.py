@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from app import queries
-from app.schema import span_search, spans
+from app.schema import span_search, spans  # noqa: F401
 from tests.app.test_search import found, write
 from tests.otlp_builders import request, span
 
@@ -24,7 +24,7 @@ def test_search_reads_the_gin_index(engine: Engine) -> None:
     with engine.connect() as connection:
         # Tiny tables are cheaper to scan: forbid that, to see that the index can serve it.
         connection.exec_driver_sql("SET enable_seqscan = off")
-        statement = queries._matching("postgresql", "lisb sunny", span_search.c.trace_id)
+        statement = queries._matching_traces("postgresql", "lisb sunny")
         compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
         plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}").all())
     assert "ix_span_search_vector" in plan, plan

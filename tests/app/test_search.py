@@ -540,3 +540,72 @@ def test_search_combines_with_filters_and_pages_by_cursor(engine: Engine) -> Non
     assert found(engine, "refund", since_ns=BASE_NS + 15) == sorted(
         f"t{i}" for i in range(30, 40) if i % 3 == 0
     )
+
+
+# --- an agent's history, indexed once per trace --------------------------------------------------
+
+HISTORY = "The itinerary covers Sintra palaces and the Belem tower. " * 8  # a long piece
+
+
+def agent_call(trace: bytes, number: int, turns: list[str]) -> Any:
+    """Call `number` of an agent loop: it re-sends every turn so far."""
+    messages = [{"role": "user", "parts": [{"type": "text", "content": t}]} for t in turns]
+    attributes = gen_ai(**{"gen_ai.input.messages": orjson.dumps(messages).decode()})
+    return span(f"call {number}", trace=trace, start_ns=BASE_NS + number, attributes=attributes)
+
+
+def bodies(engine: Engine, trace: bytes) -> dict[str, str]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(span_search.c.span_id, span_search.c.body).where(
+                span_search.c.trace_id == trace
+            )
+        ).all()
+    return {span_id.hex(): body for span_id, body in rows}
+
+
+def test_a_long_message_repeated_by_later_calls_is_indexed_once_per_trace(engine: Engine) -> None:
+    trace, other = trace_id(), trace_id()
+    later = "Then book a table at a fado house in Alfama tonight. " * 6
+    first = agent_call(trace, 1, [HISTORY])
+    second = agent_call(trace, 2, [HISTORY, later])
+    write(engine, request(first, second, agent_call(other, 1, [HISTORY])))
+
+    indexed = bodies(engine, trace)
+    assert HISTORY.strip() in indexed[first.span_id.hex()]
+    # The second call repeats the history: only what it adds is indexed with it.
+    assert HISTORY.strip() not in indexed[second.span_id.hex()]
+    assert later.strip() in indexed[second.span_id.hex()]
+    # Short pieces (the name, the model) stay with every span that has them.
+    assert all("claude-x" in body for body in indexed.values())
+    # Another trace indexes the same message for itself.
+    assert HISTORY.strip() in next(iter(bodies(engine, other).values()))
+    integrity_check(engine)
+
+
+def test_a_trace_matches_when_each_term_is_in_one_of_its_spans(engine: Engine) -> None:
+    trace = trace_id()
+    later = "Then book a table at a fado house in Alfama tonight. " * 6
+    first, second = agent_call(trace, 1, [HISTORY]), agent_call(trace, 2, [HISTORY, later])
+    write(engine, request(first))
+    write(engine, request(second))  # a later export, as an agent's next call is
+
+    # "sintra" is indexed with the first call only, "fado" with the second: the trace has both.
+    assert found(engine, "sintra fado") == ["call 1"]
+    assert found(engine, "sintra nowhere") == []
+    with engine.connect() as connection:
+        # The span marked for a word is the one where it was said first.
+        assert queries.matching_spans(connection, trace, "sintra") == {first.span_id.hex()}
+        assert queries.matching_spans(connection, trace, "fado") == {second.span_id.hex()}
+
+
+def test_a_span_exported_again_keeps_the_pieces_it_indexes(engine: Engine) -> None:
+    trace = trace_id()
+    first, second = agent_call(trace, 1, [HISTORY]), agent_call(trace, 2, [HISTORY])
+    write(engine, request(first, second))
+    before = bodies(engine, trace)
+    write(engine, request(second))
+    write(engine, request(first))
+    assert bodies(engine, trace) == before
+    assert HISTORY.strip() in before[first.span_id.hex()]
+    integrity_check(engine)

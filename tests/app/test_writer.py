@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -95,3 +100,46 @@ def test_the_receiver_answers_by_kind_of_failure(
     assert ("retry-after" in reply.headers) == (status == 503)
     message = status_pb2.Status.FromString(reply.content).message
     assert str(error.orig) in message
+
+
+@pytest.mark.sqlite_only  # the WAL and its checkpoints are SQLite's
+def test_the_checkpointer_copies_commits_into_the_database_file(engine, tmp_path) -> None:
+    """The writer's commits leave the WAL to the checkpointer thread, which must then copy
+    them into the database file itself: a copy of that file alone holds the spans."""
+    writer = Writer(engine, 1000)
+    writer.start()
+    try:
+        for number in range(5):
+            writer.submit("traces", _batch(f"span {number}")).result(timeout=10)
+        main_file, alone = Path(engine.url.database), tmp_path / "alone.db"
+        names: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(names) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            # Only the main file, without its WAL: what the checkpoints put there.
+            shutil.copyfile(main_file, alone)
+            with sqlite3.connect(alone) as copy:
+                names = [row[0] for row in copy.execute("select name from spans order by name")]
+        assert names == [f"span {number}" for number in range(5)]
+    finally:
+        writer.close()
+
+
+@pytest.mark.sqlite_only
+def test_the_writers_commits_do_not_checkpoint_themselves(engine, monkeypatch) -> None:
+    """Checkpoints are off the writer's path: its connection has automatic ones turned off."""
+    seen: list[int] = []
+    original = store.write
+
+    def recording(connection, *args, **kwargs):
+        seen.append(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+        return original(connection, *args, **kwargs)
+
+    monkeypatch.setattr(store, "write", recording)
+    writer = Writer(engine, 1000)
+    writer.start()
+    try:
+        writer.submit("traces", _batch()).result(timeout=10)
+    finally:
+        writer.close()
+    assert seen == [0]

@@ -11,7 +11,16 @@ from alembic.script import ScriptDirectory
 from app.database import alembic_config, create_engine, migrate
 from app.schema import JSON, metadata
 
-APP_TABLES = {"resources", "scopes", "spans", "traces", "span_logs", "span_search", "copy_progress"}
+APP_TABLES = {
+    "resources",
+    "scopes",
+    "spans",
+    "traces",
+    "span_logs",
+    "span_search",
+    "search_pieces",
+    "copy_progress",
+}
 # SQLite's FTS5 index over span_search and its shadow tables: app.schema cannot declare them.
 FTS_TABLES = {
     "span_search_fts",
