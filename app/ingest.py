@@ -28,7 +28,9 @@ def decode(
                     record["scope_name"],
                 )
             )
-            record["search_pieces"] = search.search_pieces(record["name"], record["attributes"])
+            record["search_pieces"] = search.search_pieces(
+                record["name"], record["attributes"], record["scope_name"]
+            )
         return batch
     if signal == "logs":
         return otlp.decode_logs(raw, fmt)

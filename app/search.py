@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Any
 
-from app.conventions import convention_for
+from app.conventions import convention_for, search_values
 from app.conventions.common import structured
 
 # One long attribute (a stack trace, a serialised request) is indexed by its start only.
@@ -31,11 +31,20 @@ MAX_TERMS = 64
 
 # Keys of a message or a part whose values are labels, not text anyone searches for.
 NOT_TEXT = frozenset(
-    {"type", "role", "id", "mime_type", "modality", "sha256", "anthropic_type", "finish_reason"}
+    {
+        "type",
+        "role",
+        "id",
+        "mime_type",
+        "modality",
+        "sha256",
+        "anthropic_type",
+        "finish_reason",
+        "signature",  # a thinking block's: opaque
+    }
 )
 # Parts that hold encoded bytes (base64), in the GenAI conventions and in Anthropic's raw blocks.
 BINARY = frozenset({"blob", "base64", "bytes"})
-CONVERSATION = ("system_instructions", "input_messages", "output_messages")
 GENAI_MESSAGES = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages")
 # Where a message or a part holds parts of its own: a message, a tool result, a document.
 HOLDS_PARTS = frozenset({"parts", "response", "content"})
@@ -133,16 +142,17 @@ def join(pieces: list[Piece]) -> str | None:
     return "\n".join(text for _, text in pieces)[:MAX_BODY_CHARS] or None
 
 
-def search_text(name: str, attributes: dict[str, Any]) -> str | None:
-    """The whole text to index for one span, or None when it has none."""
-    return join(search_pieces(name, attributes))
+def search_text(name: str, attributes: dict[str, Any], scope_name: str = "") -> str | None:
+    """The whole text to index for one span, or None when it has none; `scope_name` is its
+    instrumentation scope's, which tells some conventions apart (`convention_for`)."""
+    return join(search_pieces(name, attributes, scope_name))
 
 
-def search_pieces(name: str, attributes: dict[str, Any]) -> list[Piece]:
+def search_pieces(name: str, attributes: dict[str, Any], scope_name: str = "") -> list[Piece]:
     """The distinct strings a person may search one span by, in order (see `search_text`)."""
     body = _Body()
     body.add(name, MAX_VALUE_CHARS)
-    convention = convention_for(attributes)
+    convention = convention_for(attributes, scope_name)
     if convention is None:
         for value in attributes.values():
             body.leaves(value, MAX_VALUE_CHARS)
@@ -156,9 +166,8 @@ def search_pieces(name: str, attributes: dict[str, Any]) -> list[Piece]:
             for item in parsed if isinstance(parsed, list) else [parsed]:
                 body.part(item)
     else:
-        conversation = convention.conversation(attributes)
-        for key in CONVERSATION:
-            for item in conversation.get(key) or []:
+        for value in search_values(convention, attributes):
+            for item in value if isinstance(value, list) else [value]:
                 body.part(item)
     # The call's other values (a model, a response id, the app's own attributes) are
     # searchable too; documents are left out, since the conversation above already read the

@@ -61,6 +61,26 @@ CONVENTIONS: tuple[Convention, ...] = (
 BY_NAME: dict[str, Convention] = {convention.name: convention for convention in CONVENTIONS}
 
 
+# The keys of a normalised conversation that hold its words.
+CONVERSATION_KEYS = ("system_instructions", "input_messages", "output_messages")
+
+
+def search_values(convention: Convention, attributes: dict[str, Any]) -> list[Any]:
+    """The values of an LLM span that hold the call's words: its instructions and messages.
+
+    A convention whose messages are plain attributes reads them directly (`search_values`);
+    for the others they come from the normalised conversation.
+    """
+    direct = getattr(convention, "search_values", None)
+    if direct is not None:
+        return direct(attributes)
+    conversation = convention.conversation(attributes)
+    return [
+        conversation.get(key)
+        for key in ("system_instructions", "input_messages", "output_messages")
+    ]
+
+
 def convention_for(attributes: dict[str, Any], scope_name: str = "") -> Convention | None:
     return next((c for c in CONVENTIONS if c.claims(attributes, scope_name)), None)
 

@@ -33,6 +33,8 @@ from app.conventions.otel_genai import MAX_PARAM_CHARS
 KIND = "openinference.span.kind"
 INPUT_MESSAGES = "llm.input_messages"
 OUTPUT_MESSAGES = "llm.output_messages"
+MESSAGE_PREFIXES = (f"{INPUT_MESSAGES}.", f"{OUTPUT_MESSAGES}.")
+CONVERSATION_KEYS = ("system_instructions", "input_messages", "output_messages")
 # The openai instrumentor marks the first streamed token with this span event.
 FIRST_TOKEN_EVENT = "First Token Stream Event"
 # Request keys shown elsewhere in the conversation than among the parameters.
@@ -66,6 +68,23 @@ class OpenInference:
         logs: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         return jsonable(_Span(attributes).conversation(events))
+
+    def search_values(self, attributes: dict[str, Any]) -> list[Any]:
+        """The values that hold the call's words, read straight off the attributes.
+
+        The flattened messages are already text (and tool arguments JSON text): building the
+        whole conversation for them, as the viewer does, cost half of ingest. A span without
+        them (an old instrumentor's) is read through its conversation.
+        """
+        found = [v for k, v in attributes.items() if k.startswith(MESSAGE_PREFIXES)]
+        if not found:
+            conversation = self.conversation(attributes)
+            return [conversation.get(key) for key in CONVERSATION_KEYS]
+        # Anthropic's instructions are a parameter; newer versions repeat them as a message.
+        system = _dict(attributes.get("llm.invocation_parameters")).get("system")
+        # Blocks the flattened output leaves out (thinking) are in the raw response.
+        raw = _raw_output(_dict(attributes.get("output.value")))
+        return [*([system] if system is not None else []), *found, *raw]
 
 
 class _Span:

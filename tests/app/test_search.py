@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy.engine import Engine
 
 from app import ingest, queries, search, store
+from app.conventions import CONVERSATION_KEYS, convention_for
+from app.conventions.common import structured
 from app.schema import span_search
+from tests import captures
 from tests.otlp_builders import BASE_NS, request, span, span_id, trace_id
 
 LIMIT = 16 * 1024 * 1024
@@ -609,3 +613,43 @@ def test_a_span_exported_again_keeps_the_pieces_it_indexes(engine: Engine) -> No
     assert bodies(engine, trace) == before
     assert HISTORY.strip() in before[first.span_id.hex()]
     integrity_check(engine)
+
+
+# --- every instrumentor's words, read straight off its attributes --------------------------------
+
+WORD = re.compile(r"\w+")
+
+
+def _conversation_words(conversation: dict[str, Any]) -> set[str]:
+    """The words of a normalised conversation's messages, labels (roles, ids, types) left out."""
+    found: set[str] = set()
+    stack: list[Any] = [conversation.get(key) for key in CONVERSATION_KEYS]
+    while stack:
+        item = structured(stack.pop())
+        if isinstance(item, str):
+            found.update(WORD.findall(item.lower()))
+        elif isinstance(item, dict):
+            stack.extend(v for k, v in item.items() if k not in search.NOT_TEXT)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@pytest.mark.parametrize("name", captures.NAMES)
+def test_search_has_every_word_of_the_conversation_the_viewer_shows(name: str) -> None:
+    """However a convention's words are read for search (OpenInference's straight off its
+    flattened attributes), none that the viewer shows as the conversation may be missing."""
+    capture = captures.load(name)
+    checked = 0
+    for scenario in capture.scenarios:
+        for recorded in capture.spans(scenario):
+            attributes = recorded.attributes
+            convention = convention_for(attributes, recorded.scope_name)
+            if convention is None:
+                continue
+            shown = _conversation_words(convention.conversation(attributes))
+            text = search.search_text(recorded.name, attributes, recorded.scope_name) or ""
+            missing = shown - set(WORD.findall(text.lower()))
+            assert not missing, (scenario, recorded.name, sorted(missing)[:10])
+            checked += 1
+    assert checked
