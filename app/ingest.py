@@ -1,5 +1,6 @@
 """From request bytes to a batch ready to store: decompress, decode, read LLM summaries and
-the key of the call each LLM span records, and compute each span's search text.
+the key of the call each LLM span records, compute each span's search text, and set the long
+attribute values apart, compressed (`app.long_values`).
 
 This is the CPU-bound part of an export. The receiver runs it in a worker thread so that the
 event loop keeps serving other requests meanwhile.
@@ -7,7 +8,7 @@ event loop keeps serving other requests meanwhile.
 
 from __future__ import annotations
 
-from app import call_links, otlp, search
+from app import call_links, long_values, otlp, search
 from app.conventions import summary_columns
 
 
@@ -30,6 +31,10 @@ def decode(
             )
             record["search_pieces"] = search.search_pieces(
                 record["name"], record["attributes"], record["scope_name"]
+            )
+            # Last: everything above reads the attributes whole.
+            record["attributes"], record["long_attributes"] = long_values.split(
+                record["attributes"]
             )
         return batch
     if signal == "logs":

@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
-from app import call_links, search
+from app import call_links, long_values, search
 from app.conventions import conversation_of
 from app.schema import resources, scopes, span_logs, span_search, spans, traces
 
@@ -354,7 +354,7 @@ def span_view(row: Any) -> dict[str, Any]:
         "scope_attributes": row.scope_attributes,
         "trace_state": row.trace_state,
         "flags": row.flags,
-        "attributes": row.attributes,
+        "attributes": _attributes(row),
         "resource_attributes": row.resource_attributes,
         "events": [
             {
@@ -633,6 +633,15 @@ def _calls_around(
     return rows, call_links.split(call_links.Member.of(r) for r in found)
 
 
+# A span's attributes are in two columns: the short values, and the long ones compressed.
+ATTRIBUTES = (spans.c.attributes, spans.c.long_attributes)
+
+
+def _attributes(row: Any) -> dict[str, Any]:
+    """A span's attributes as they were sent, from a row with both `ATTRIBUTES` columns."""
+    return long_values.merge(row.attributes, row.long_attributes)
+
+
 def _one(connection: sa.Connection, trace_id: bytes, span_id: bytes, *columns: Any) -> Any:
     s = spans.c
     query = sa.select(*(columns or _CALL_COLUMNS))
@@ -647,11 +656,9 @@ def _attributes_of(
         return []
     key = sa.tuple_(spans.c.trace_id, spans.c.span_id)
     found = {
-        (row.trace_id, row.span_id): row.attributes
+        (row.trace_id, row.span_id): _attributes(row)
         for row in connection.execute(
-            sa.select(spans.c.trace_id, spans.c.span_id, spans.c.attributes).where(
-                key.in_(list(idents))
-            )
+            sa.select(spans.c.trace_id, spans.c.span_id, *ATTRIBUTES).where(key.in_(list(idents)))
         )
     }
     return [found.get(ident, {}) for ident in idents]
@@ -690,7 +697,7 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
     call = _shown_by(connection, row)
     s = spans.c
     under = connection.execute(
-        sa.select(*_CALL_COLUMNS, s.attributes)
+        sa.select(*_CALL_COLUMNS, *ATTRIBUTES)
         .where(
             s.trace_id == call.trace_id,
             s.parent_span_id == call.span_id,
@@ -716,14 +723,14 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
         if member.ident not in own
     ]
     linked = [*recorded_under, *(rows[ident] for ident in elsewhere)]
-    linked_attributes = [r.attributes for r in recorded_under]
+    linked_attributes = [_attributes(r) for r in recorded_under]
     linked_attributes += _attributes_of(connection, elsewhere)
     folded = [
         call_links.Folded(attributes, call_links.is_sdk(r.llm_convention, r.scope_name))
         for r, attributes in zip(linked, linked_attributes, strict=True)
     ]
 
-    shown = _one(connection, call.trace_id, call.span_id, s.attributes, s.events)
+    shown = _one(connection, call.trace_id, call.span_id, *ATTRIBUTES, s.events)
     events = [
         {
             "name": event["name"],
@@ -735,10 +742,10 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
     ]
     return StoredCall(
         convention=call.llm_convention,
-        attributes=shown.attributes,
+        attributes=_attributes(shown),
         events=events,
         logs=span_log_views(connection, call.trace_id, call.span_id),
-        parts=[r.attributes for r in parts] + linked_attributes,
+        parts=[_attributes(r) for r in parts] + linked_attributes,
         trace_id=call.trace_id.hex(),
         span_id=call.span_id.hex(),
         linked=[LinkedSpan(r.trace_id.hex(), r.span_id.hex(), r.llm_convention) for r in linked],

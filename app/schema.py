@@ -70,7 +70,9 @@ spans = sa.Table(
     sa.Column("scope_name", sa.Text, nullable=False),
     sa.Column("resource_hash", CONTENT_HASH, nullable=False),
     sa.Column("scope_hash", CONTENT_HASH, nullable=False),
+    # The short attribute values; the long ones, zlib-compressed (app.long_values).
     sa.Column("attributes", JSON, nullable=False),
+    sa.Column("long_attributes", sa.LargeBinary, nullable=True),
     sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
     sa.Column("events", JSON, nullable=False),
     sa.Column("dropped_events_count", sa.BigInteger, nullable=False),

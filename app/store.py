@@ -42,14 +42,14 @@ def _insert(connection: sa.Connection, table: sa.Table) -> Any:
 
 
 def _upsert(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, replacing any stored row with the same primary key."""
+    """Insert rows, replacing the values they have of any stored row with the same key."""
 
-    def statement() -> Any:
+    def statement(columns: tuple[str, ...]) -> Any:
         insert = _insert(connection, table)
         keys = {column.name for column in table.primary_key.columns}
         return insert.on_conflict_do_update(
             index_elements=list(keys),
-            set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys},
+            set_={name: insert.excluded[name] for name in columns if name not in keys},
         )
 
     _executemany(connection, "upsert", statement, table, rows)
@@ -60,7 +60,7 @@ def _insert_new(connection: sa.Connection, table: sa.Table, rows: Iterable[dict]
     _executemany(
         connection,
         "insert new",
-        lambda: _insert(connection, table).on_conflict_do_nothing(),
+        lambda _columns: _insert(connection, table).on_conflict_do_nothing(),
         table,
         list(rows),
     )
@@ -80,11 +80,12 @@ _prepared: dict[tuple, _Prepared] = {}
 def _executemany(
     connection: sa.Connection,
     kind: str,
-    statement: Callable[[], Any],
+    statement: Callable[[tuple[str, ...]], Any],
     table: sa.Table,
     rows: Sequence[dict[str, Any]],
 ) -> None:
-    """Run an insert of `table` once for each row, as one DBAPI `executemany`.
+    """Run an insert of `table` once for each row, as one DBAPI `executemany`; `statement`
+    makes it for the columns the rows have.
 
     Through `connection.execute` SQLAlchemy would send every value of every row through its
     column's type, which on the writer's hot path cost a fifth of its time. Here the statement
@@ -99,7 +100,7 @@ def _executemany(
     key = (dialect.name, kind, table, columns)
     prepared = _prepared.get(key)
     if prepared is None:
-        compiled = statement().compile(dialect=dialect, column_keys=list(columns))
+        compiled = statement(columns).compile(dialect=dialect, column_keys=list(columns))
         positional = compiled.positiontup is not None
         names = tuple(compiled.positiontup) if positional else columns
         json_columns = [c for c in table.columns if isinstance(c.type, sa.JSON)]
@@ -213,7 +214,7 @@ def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, A
             emptied.append((trace, span))
     _insert_new(connection, search_pieces, claims)
 
-    def replace_changed() -> Any:
+    def replace_changed(_columns: tuple[str, ...]) -> Any:
         statement = _insert(connection, span_search)
         return statement.on_conflict_do_update(
             index_elements=["trace_id", "span_id"],

@@ -265,7 +265,12 @@ def list_spans(
     until: Time = None,
     status: Literal["unset", "ok", "error"] | None = None,
     min_duration_ms: Annotated[float | None, Query(ge=0, le=1e12)] = None,
-    attr: Annotated[list[str], Query(description="KEY=VALUE; may repeat")] = [],  # noqa: B006
+    attr: Annotated[
+        list[str],
+        Query(
+            description="KEY=VALUE; may repeat; values under 256 characters (longer are searched with q)"
+        ),
+    ] = [],  # noqa: B006
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:

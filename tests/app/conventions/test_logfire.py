@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app import ingest
+from app import ingest, long_values
 from app.conventions import convention_for, summary_columns
 from app.conventions.logfire import CONVENTION, stream_request_key, stream_response_key
 from app.conventions.pairing import pair_tool_calls
@@ -442,9 +442,8 @@ def test_the_decoded_attributes_read_as_the_captured_ones(name: str, scenario: s
     body = capture.otlp(scenario).SerializeToString()
     records = ingest.decode("traces", body, "protobuf", None, LIMIT).records
     for record, span in zip(records, capture.spans(scenario), strict=True):
-        assert CONVENTION.conversation(record["attributes"]) == CONVENTION.conversation(
-            span.attributes
-        )
+        attributes = long_values.merge(record["attributes"], record["long_attributes"])
+        assert CONVENTION.conversation(attributes) == CONVENTION.conversation(span.attributes)
 
 
 def test_the_api_serves_the_conversation() -> None:
