@@ -1,10 +1,15 @@
 """Durable ingest throughput: concurrent exporters posting protobuf batches to a real collector.
 
 Starts `spyglass serve` on a free port with a fresh data directory (or uses --url), sends
-pre-built 100-span batches from several concurrent exporters, and prints spans/s, request
-latency percentiles, the collector's peak memory and bytes per span on disk. Every reply must
-be 200, and at the end the stored span count must equal the number sent, so the figure is
-spans committed, not spans acknowledged.
+pre-built 100-span batches of agent-loop LLM spans (`bench/llm_spans.py`, ~9 KB each) from
+several concurrent exporters, and prints spans/s, request latency percentiles, the collector's
+memory and bytes per span on disk. Every reply must be 200, and at the end the stored span
+count must equal the number sent, so the figure is spans committed, not spans acknowledged.
+
+Before the collector starts, the same batches go through the raw pipeline of this machine
+(`bench/raw_pipeline.py`: one process doing gunzip, parse, rows and `executemany` into SQLite
+with `synchronous=FULL`), and the collector's spans/s is printed as a ratio of it: the machine
+is noisy, so only figures measured in one run compare.
 
     .venv/bin/python bench/ingest.py --spans 40000 --exporters 4 --batch 100
 """
@@ -12,7 +17,9 @@ spans committed, not spans acknowledged.
 from __future__ import annotations
 
 import argparse
-import sqlite3
+import contextlib
+import gzip
+import os
 import statistics
 import sys
 import tempfile
@@ -24,19 +31,71 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.llm_spans import gzipped_batch  # noqa: E402
+from bench import raw_pipeline  # noqa: E402
+from bench.agent_disk import checkpointed  # noqa: E402
+from bench.llm_spans import batch  # noqa: E402
 from tests.collector_process import Collector  # noqa: E402
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-def run(url: str, spans: int, exporters: int, batch_size: int) -> dict[str, float]:
-    batches = [gzipped_batch(batch_size) for _ in range(spans // batch_size)]
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, in case the collector runs workers."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+class RssSampler:
+    """Samples the RSS of a process and its children every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kb = 0
+        self.processes = 1
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tree = _process_tree(self.pid)
+            self.processes = max(self.processes, len(tree))
+            self.peak_kb = max(self.peak_kb, sum(_status_kb(pid, "VmRSS") for pid in tree))
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def make_batches(spans: int, batch_size: int, service: str) -> list[bytes]:
+    return [
+        gzip.compress(batch(batch_size, service), compresslevel=1)
+        for _ in range(spans // batch_size)
+    ]
+
+
+def run(url: str, batches: list[bytes], exporters: int, batch_size: int) -> dict[str, float]:
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -68,7 +127,7 @@ def run(url: str, spans: int, exporters: int, batch_size: int) -> dict[str, floa
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
     latencies.sort()
-    quantiles = statistics.quantiles(latencies, n=100)
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
         "spans": len(batches) * batch_size,
         "seconds": wall,
@@ -79,6 +138,19 @@ def run(url: str, spans: int, exporters: int, batch_size: int) -> dict[str, floa
     }
 
 
+def count_over_api(url: str, service: str) -> int:
+    """Spans stored for `service`, summed over its traces through the REST API."""
+    count, cursor = 0, None
+    with httpx.Client(timeout=60) as client:
+        while True:
+            params = {"service": service, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"{url}/api/v1/traces", params=params).raise_for_status().json()
+            count += sum(trace["span_count"] for trace in page["traces"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,28 +158,76 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=40_000)
     parser.add_argument("--exporters", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--url", help="a running collector to send to (no RSS or disk figures then)"
+    )
+    parser.add_argument(
+        "--no-raw", action="store_true", help="skip the raw pipeline and the ratio to it"
+    )
     args = parser.parse_args()
 
+    service = f"bench-{os.urandom(4).hex()}"
+    started = time.perf_counter()
+    batches = make_batches(args.spans, args.batch, service)
+    built_s = time.perf_counter() - started
+    sent = len(batches) * args.batch
+    wire = sum(map(len, batches)) / sent
+    print(
+        f"load: {sent} agent-loop LLM spans in {len(batches)} gzip protobuf batches"
+        f" ({wire:,.0f} bytes a span on the wire), built in {built_s:.1f}s",
+        flush=True,
+    )
+    load_at_start = os.getloadavg()
+
     with tempfile.TemporaryDirectory() as tmp:
-        collector = Collector(Path(tmp) / "data").start()
-        try:
-            result = run(collector.url, args.spans, args.exporters, args.batch)
-            rss = _peak_rss_mb(collector.process.pid)
-        finally:
-            collector.stop()
-        db = Path(tmp) / "data" / "spyglass.db"
-        size = sum(p.stat().st_size for p in db.parent.glob("spyglass.db*"))
-        with sqlite3.connect(db) as connection:
-            count = connection.execute("select count(*) from spans").fetchone()[0]
+        # Before the collector starts, so the two do not share the cores.
+        raw = None if args.no_raw else raw_pipeline.measure(batches, Path(tmp))
+        sampler = None
+        if args.url:
+            result = run(args.url, batches, args.exporters, args.batch)
+            count = count_over_api(args.url, service)
+            size = None
+        else:
+            collector = Collector(Path(tmp) / "data").start()
+            assert collector.process is not None
+            pid = collector.process.pid
+            try:
+                with RssSampler(pid) as sampler:
+                    result = run(collector.url, batches, args.exporters, args.batch)
+                hwm_kb = _status_kb(pid, "VmHWM")
+            finally:
+                collector.stop()
+            db = Path(tmp) / "data" / "spyglass.db"
+            count, size = checkpointed(db)
     if count != result["spans"]:
         raise SystemExit(f"stored {count} spans, sent {result['spans']}: spans were lost")
+
     print(
-        f"ingest: {result['spans']} spans in {result['seconds']:.2f}s = {result['spans_per_s']:,.0f} spans/s"
-        f" ({args.exporters} exporters, {args.batch}-span gzip protobuf batches, all committed)\n"
+        f"ingest: {result['spans']} spans in {result['seconds']:.2f}s ="
+        f" {result['spans_per_s']:,.0f} spans/s ({args.exporters} exporters,"
+        f" {args.batch}-span gzip protobuf batches, all committed)"
+    )
+    if raw is not None:
+        print(raw_pipeline.describe(raw))
+        print(f"ratio: {result['spans_per_s'] / raw['spans_per_s']:.2f}× the raw pipeline")
+    print(
         f"latency per request: p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms,"
-        f" p99 {result['p99_ms']:.1f} ms\n"
-        f"collector peak RSS: {rss:.0f} MB\n"
-        f"disk: {size / count:,.0f} bytes per span ({size / 1e6:.1f} MB for {count} spans)"
+        f" p99 {result['p99_ms']:.1f} ms"
+    )
+    if sampler is not None:
+        tree = f", {sampler.processes} processes" if sampler.processes > 1 else ""
+        print(
+            f"collector RSS: peak sampled {sampler.peak_kb / 1024:.0f} MB ({sampler.samples}"
+            f" samples every 0.1 s{tree}), VmHWM {hwm_kb / 1024:.0f} MB"
+        )
+    if size is not None:
+        print(
+            f"disk: {size / count:,.0f} bytes per span ({size / 1e6:.1f} MB for {count} spans,"
+            " after a WAL checkpoint)"
+        )
+    print(
+        "load average: {:.2f} {:.2f} {:.2f} at start,".format(*load_at_start)
+        + " {:.2f} {:.2f} {:.2f} at end".format(*os.getloadavg())
     )
 
 

@@ -389,7 +389,9 @@ BROWSER_ROWS = [
 ]
 
 
-def browser_figures(url: str, click_span: str, runs: int) -> list[dict[str, float]]:
+def browser_figures(url: str, click_span: str | None, runs: int) -> list[dict[str, float]]:
+    """Page figures over `runs` fresh loads, and a click on `click_span`'s row (none when None:
+    a trace of one span already shows it, and clicking it changes nothing)."""
     from playwright.sync_api import sync_playwright
 
     results = []
@@ -410,7 +412,9 @@ def browser_figures(url: str, click_span: str, runs: int) -> list[dict[str, floa
                 metrics = {
                     m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
                 }
-                click = page.evaluate(CLICK_JS, click_span)
+                click = {"swap": None, "frame": None, "nodes": None}
+                if click_span is not None:
+                    click = page.evaluate(CLICK_JS, click_span)
                 results.append(
                     {
                         **figures,
@@ -494,7 +498,8 @@ def browser_table(url: str, big: BigTrace, convo: ConversationTrace, runs: int) 
     mid = big.llm_span_ids[len(big.llm_span_ids) // 2].hex()
     columns = {
         f"{len(big.spans):,}-span trace": (f"{url}/traces/{big.trace_id.hex()}", mid),
-        "conversation": (f"{url}/traces/{convo.trace_id.hex()}", convo.span_id.hex()),
+        # One span, shown on arrival: no other row to click.
+        "conversation": (f"{url}/traces/{convo.trace_id.hex()}", None),
     }
     results = {name: browser_figures(page, span, runs) for name, (page, span) in columns.items()}
     print(f"\nbrowser: headless Chromium, {runs} runs, median (max), ms from navigation start")
