@@ -100,6 +100,13 @@ class Writer:
             self._stopping.set()
             self._committed.set()
             self._checkpointer.join()
+            # Leave the database in its file and the WAL empty: a stopped collector's disk
+            # is its data, not the high-water mark of its WAL.
+            try:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except Exception:
+                log.exception("the last WAL checkpoint failed")
 
     def submit(self, signal: str, batch: Batch) -> Future:
         job = _Job(signal, batch)

@@ -143,3 +143,15 @@ def test_the_writers_commits_do_not_checkpoint_themselves(engine, monkeypatch) -
     finally:
         writer.close()
     assert seen == [0]
+
+
+@pytest.mark.sqlite_only
+def test_closing_the_writer_leaves_the_wal_empty(engine) -> None:
+    writer = Writer(engine, 1000)
+    writer.start()
+    for number in range(3):
+        writer.submit("traces", _batch(f"span {number}")).result(timeout=10)
+    wal = Path(f"{engine.url.database}-wal")
+    assert wal.stat().st_size > 0
+    writer.close()
+    assert wal.stat().st_size == 0
