@@ -60,8 +60,14 @@ async def _export(request: Request, signal: str) -> Response:
         message = f"body is larger than the limit of {limit} bytes"
         return _reply(fmt, 413, otlp.error_reply(fmt, 413, message))
     try:
-        batch = await asyncio.to_thread(
-            ingest.decode, signal, body, fmt, request.headers.get("content-encoding"), limit
+        batch = await asyncio.get_running_loop().run_in_executor(
+            state.decoder,
+            ingest.decode,
+            signal,
+            body,
+            fmt,
+            request.headers.get("content-encoding"),
+            limit,
         )
     except otlp.OtlpError as exc:
         return _reply(fmt, exc.status, otlp.error_reply(fmt, exc.status, exc.message))

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from sqlalchemy.engine import Engine
 
-from app import store
+from app import ingest, store
 from app.main import create_app
 from app.otlp import Batch
 from app.schema import span_logs
@@ -692,3 +692,31 @@ def test_a_request_cancelled_while_writing_is_stored_and_the_writer_survives(
     drain(app.state.writer)
     assert len(stored_spans(client, item.trace_id)) == 1
     assert_still_serving(client)
+
+
+def test_decoding_runs_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow decode (a large body) must not stop the collector answering other requests."""
+    entered, release = threading.Event(), threading.Event()
+    real_decode = ingest.decode
+
+    def slow_decode(*args: Any) -> Any:
+        entered.set()
+        release.wait(WAIT_SECONDS)
+        return real_decode(*args)
+
+    monkeypatch.setattr(ingest, "decode", slow_decode)
+    item = span("decoded slowly")
+    replies: list[Any] = []
+    background = threading.Thread(target=lambda: replies.append(post_traces(client, request(item))))
+    background.start()
+    try:
+        assert entered.wait(WAIT_SECONDS)
+        assert client.get("/healthz").status_code == 200
+        assert replies == []
+    finally:
+        release.set()
+        background.join(WAIT_SECONDS)
+    assert [reply.status_code for reply in replies] == [200]
+    assert len(stored_spans(client, item.trace_id)) == 1
