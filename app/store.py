@@ -19,6 +19,7 @@ folded into it (`llm_is_call` false), and the call's span gets the facts they kn
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -69,8 +70,8 @@ def _insert_new(connection: sa.Connection, table: sa.Table, rows: Iterable[dict]
 class _Prepared(NamedTuple):
     sql: str
     names: tuple[str, ...]  # the row keys bound, in the order of the SQL's parameters
-    json: frozenset[str]  # those of JSON columns
-    none_is_null: frozenset[str]  # those of JSON columns that bind None as SQL NULL
+    values: Callable[[dict[str, Any]], tuple]  # a row's values in that order
+    json: tuple[tuple[int, bool], ...]  # positions of JSON values, and whether None is NULL
     positional: bool
 
 
@@ -98,36 +99,44 @@ def _executemany(
     columns = tuple(key for key in rows[0] if key in table.c)
     dialect = connection.dialect
     key = (dialect.name, kind, table, columns)
-    prepared = _prepared.get(key)
-    if prepared is None:
-        compiled = statement(columns).compile(dialect=dialect, column_keys=list(columns))
-        positional = compiled.positiontup is not None
-        names = tuple(compiled.positiontup) if positional else columns
-        json_columns = [c for c in table.columns if isinstance(c.type, sa.JSON)]
-        prepared = _Prepared(
-            str(compiled),
-            names,
-            frozenset(c.name for c in json_columns) & set(names),
-            frozenset(c.name for c in json_columns if c.type.none_as_null),
-            positional,
-        )
-        _prepared[key] = prepared
+    prepared = _prepared.get(key) or _prepare(dialect, statement, table, columns)
+    _prepared[key] = prepared
     dumps = dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
-
-    def value(row: dict[str, Any], name: str) -> Any:
-        found = row[name]
-        if name not in prepared.json:
-            return found
-        # As the column's type binds them: None is JSON null unless the type says SQL NULL.
-        if found is None and name in prepared.none_is_null:
-            return None
-        return "null" if found is None or found is sa.JSON.NULL else dumps(found)
-
-    if prepared.positional:
-        parameters: list[Any] = [tuple(value(r, n) for n in prepared.names) for r in rows]
-    else:
-        parameters = [{n: value(r, n) for n in prepared.names} for r in rows]
+    parameters: list[Any] = []
+    for row in rows:
+        values = prepared.values(row)
+        if prepared.json:
+            values = list(values)
+        for position, none_is_null in prepared.json:
+            found = values[position]
+            # As the column's type binds them: None is JSON null unless it says SQL NULL.
+            if found is None or found is sa.JSON.NULL:
+                values[position] = None if none_is_null and found is None else "null"
+            else:
+                values[position] = dumps(found)
+        if prepared.positional:
+            parameters.append(tuple(values))
+        else:
+            parameters.append(dict(zip(prepared.names, values, strict=True)))
     connection.exec_driver_sql(prepared.sql, parameters)
+
+
+def _prepare(
+    dialect: sa.Dialect,
+    statement: Callable[[tuple[str, ...]], Any],
+    table: sa.Table,
+    columns: tuple[str, ...],
+) -> _Prepared:
+    compiled = statement(columns).compile(dialect=dialect, column_keys=list(columns))
+    positional = compiled.positiontup is not None
+    names = tuple(compiled.positiontup) if positional else columns
+    getter = operator.itemgetter(*names)
+    values = getter if len(names) > 1 else lambda row: (getter(row),)
+    json_columns = {
+        c.name: c.type.none_as_null for c in table.columns if isinstance(c.type, sa.JSON)
+    }
+    json = tuple((i, json_columns[n]) for i, n in enumerate(names) if n in json_columns)
+    return _Prepared(str(compiled), names, values, json, positional)
 
 
 def _by_key(batches: Iterable[Batch], *key: str) -> list[dict[str, Any]]:
