@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
+
+import orjson
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -45,3 +48,13 @@ def test_a_span_with_long_values_is_stored_compressed_and_read_whole(
     found = client.get(f"/api/v1/traces/{trace.hex()}/spans/{ident.hex()}").json()
     assert found["attributes"] == attributes
     assert list(found["attributes"]) == list(attributes)
+
+
+def test_values_packed_with_zlib_before_zstd_still_read() -> None:
+    attributes = {"a": 1, "long": "v" * 1000}
+    short, packed = long_values.split(attributes)
+    assert packed is not None and packed[:4] == long_values.ZSTD_MAGIC
+    legacy = zlib.compress(
+        orjson.dumps({"keys": list(attributes), "values": {"long": attributes["long"]}})
+    )
+    assert long_values.merge(short, legacy) == attributes
