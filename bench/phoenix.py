@@ -24,7 +24,6 @@ import contextlib
 import os
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import ingest  # noqa: E402
 from bench.llm_spans import gzipped_batch  # noqa: E402
 from tests.collector_process import Collector, free_port  # noqa: E402
 
@@ -44,9 +44,6 @@ PHOENIX_VERSION = "20.26.1"
 VENV = Path(__file__).resolve().parent / ".venv-phoenix"
 PHOENIX = VENV / "bin" / "phoenix"
 STARTUP_TIMEOUT_S = 300
-HEADERS = {"content-type": "application/x-protobuf", "content-encoding": "gzip"}
-# Replies an OTLP exporter retries after a pause (Phoenix answers 503 when its span queue is full).
-RETRYABLE = {429, 502, 503, 504}
 
 
 def install() -> None:
@@ -139,59 +136,6 @@ class RssSampler:
 
 
 # --- load ------------------------------------------------------------------------------------
-
-
-def send(url: str, batches: list[bytes], exporters: int) -> dict[str, float]:
-    """Post every batch once from `exporters` threads; retry replies an exporter would retry."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    retries = 0
-    lock = threading.Lock()
-    cursor = iter(range(len(batches)))
-
-    def exporter() -> None:
-        nonlocal retries
-        with httpx.Client(timeout=120) as client:
-            while True:
-                with lock:
-                    index = next(cursor, None)
-                if index is None:
-                    return
-                pause = 0.1
-                while True:
-                    started = time.perf_counter()
-                    reply = client.post(f"{url}/v1/traces", content=batches[index], headers=HEADERS)
-                    elapsed = time.perf_counter() - started
-                    if reply.status_code in RETRYABLE and pause < 30:
-                        with lock:
-                            retries += 1
-                        time.sleep(pause)
-                        pause *= 2
-                        continue
-                    break
-                with lock:
-                    latencies.append(elapsed)
-                    if reply.status_code != 200:
-                        failures.append(f"{reply.status_code} {reply.text[:200]}")
-
-    threads = [threading.Thread(target=exporter) for _ in range(exporters)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    finished = time.perf_counter()
-    if failures:
-        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
-    quantiles = statistics.quantiles(sorted(latencies), n=100)
-    return {
-        "started": started,
-        "finished": finished,
-        "seconds": finished - started,
-        "retries": retries,
-        "p50_ms": quantiles[49] * 1000,
-        "p99_ms": quantiles[98] * 1000,
-    }
 
 
 def _count(db: Path) -> int:
@@ -303,7 +247,7 @@ def run_phoenix(tmp: Path, batches: list[bytes], spans: int, exporters: int, tim
     sampler = RssSampler(process.pid).start()
     try:
         watcher = CountWatcher(db, spans).start()
-        load = send(url, batches, exporters)
+        load = ingest.run(url, batches, exporters, spans // len(batches))
         print(
             f"  phoenix acknowledged {spans:,} spans in {load['seconds']:.1f}s; waiting for writes",
             file=sys.stderr,
@@ -344,7 +288,7 @@ def run_spyglass(tmp: Path, batches: list[bytes], spans: int, exporters: int):
     empty = _db_bytes(data, "spyglass.db")
     sampler = RssSampler(collector.process.pid).start()
     try:
-        load = send(collector.url, batches, exporters)
+        load = ingest.run(collector.url, batches, exporters, spans // len(batches))
     finally:
         rss = sampler.stop()
         collector.stop()
