@@ -22,7 +22,7 @@ from app import __version__
 from app.auth import TokenAuth
 from app.database import open_database
 from app.hosts import HostCheck, default_allowed_hosts
-from app.routes import api, pages, receiver
+from app.routes import api, login, pages, receiver
 from app.security_headers import SecurityHeaders
 from app.settings import Settings
 from app.writer import Writer
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(receiver.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(login.router)
     # After the pages' routes, so the generated /static/highlight.css wins over the folder.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
