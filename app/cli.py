@@ -88,6 +88,16 @@ def main() -> None:
 @click.option("--port", type=int, help="the one port [env: SPYGLASS_PORT; default 4318]")
 @with_database_options
 @click.option("--access-log/--no-access-log", default=None, help="log every HTTP request")
+@click.option(
+    "--retention-days",
+    type=float,
+    help="drop traces older than this many days [env: SPYGLASS_RETENTION_DAYS]",
+)
+@click.option(
+    "--max-db-mb",
+    type=float,
+    help="drop the oldest traces past this database size [env: SPYGLASS_MAX_DB_MB]",
+)
 def serve(**flags: Any) -> None:
     """Run the collector: OTLP/HTTP receiver, REST API and pages on one port."""
     import uvicorn

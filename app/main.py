@@ -6,6 +6,8 @@ does the same after checking the port and the database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
-from app import __version__
+from app import __version__, retention
 from app.auth import TokenAuth
 from app.database import open_database
 from app.hosts import HostCheck, default_allowed_hosts
@@ -38,8 +40,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or open_database(settings.resolved_database_url)
-        app.state.writer = Writer(app.state.engine, settings.max_pending_spans)
+        policy = retention.from_settings(
+            app.state.engine, settings.retention_days, settings.max_db_mb
+        )
+        app.state.writer = Writer(
+            app.state.engine,
+            settings.max_pending_spans,
+            maintenance=policy.step if policy else None,
+            maintenance_interval_s=retention.INTERVAL_S,
+        )
+        app.state.retention = policy
         app.state.writer.start()
+        # The first pass ends before the collector answers, so the disk is given back before
+        # new spans come; a failure was logged by the writer and must not stop the collector.
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(app.state.writer.maintain())
         # Decoding is Python work that holds the GIL, as does much of the writer's: one
         # thread decodes, off the event loop. More threads only took turns with the writer
         # (measured: one thread ingests 12-15% more than four, bench/README.md).

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
         description="spans waiting to be written before new exports get 503 and Retry-After",
     )
     access_log: bool = Field(False, description="log every HTTP request")
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="drop the traces whose newest span ended more than this many days ago",
+    )
+    max_db_mb: float | None = Field(
+        None,
+        gt=0,
+        description="past this many MiB of database, drop the oldest traces down to 90% of it"
+        " and give the disk back (SQLite; PostgreSQL keeps the space for new rows)",
+    )
     allowed_hosts: list[str] | None = Field(
         None,
         description="Host header names answered; default: loopback names when bound to"

@@ -10,6 +10,11 @@ On SQLite the writer's commits do not checkpoint the WAL into the database file 
 checkpointer thread does it after them, on its own connection, while the writer goes on with
 the next group. SQLite does the copying without the GIL, so it runs on another core.
 
+Maintenance (retention's deletes, `app.retention`) runs on the same thread, so that it never
+races a write: an injected `maintenance` step, called once at start, every
+`maintenance_interval_s` after, and on `maintain()`, runs between groups, one bounded step
+at a time, until it says it is done; under load, groups and steps take turns.
+
 The queue is bounded by the number of records waiting. Past the bound `submit` raises
 `Overloaded` at once, and the receiver answers 503 with Retry-After, which OTLP exporters retry,
 instead of letting memory grow.
@@ -17,9 +22,12 @@ instead of letting memory grow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
@@ -67,13 +75,36 @@ class _Job:
         return max(1, len(self.batch.records))
 
 
+@dataclass
+class _Maintain:
+    """A request for a maintenance pass; its future resolves when the pass is done."""
+
+    future: Future = field(default_factory=Future)
+
+
+# One bounded step of maintenance; it returns True while there is more to do.
+MaintenanceStep = Callable[[], bool]
+
+
 class Writer:
-    def __init__(self, engine: Engine, max_pending_records: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_pending_records: int,
+        *,
+        maintenance: MaintenanceStep | None = None,
+        maintenance_interval_s: float = 60.0,
+    ) -> None:
         self._engine = engine
         self._max_pending = max_pending_records
         self._pending = 0
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Maintain | None] = queue.SimpleQueue()
+        self._maintenance = maintenance
+        self._maintenance_interval = maintenance_interval_s
+        # Only the writer's thread reads and changes these two: once at start, then on time.
+        self._maintenance_due = time.monotonic()
+        self._maintenance_waiters: list[Future] = []
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
         self._sqlite = engine.dialect.name == "sqlite"
         self._committed = threading.Event()
@@ -119,28 +150,81 @@ class Writer:
         self._queue.put(job)
         return job.future
 
+    def maintain(self) -> Future:
+        """Run a maintenance pass soon, between groups; the future resolves when it is done
+        (at once without maintenance)."""
+        request = _Maintain()
+        if self._maintenance is None:
+            request.future.set_result(None)
+        else:
+            self._queue.put(request)
+        return request.future
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=self._idle_wait())
+            except queue.Empty:  # idle, and maintenance is due
+                self._maintain()
+                continue
             if job is None:
                 break
-            group, records = [job], job.size
-            while records < MAX_GROUP_RECORDS:
+            group: list[_Job] = []
+            records = 0
+            while True:
+                if isinstance(job, _Maintain):
+                    self._maintenance_waiters.append(job.future)
+                    self._maintenance_due = min(self._maintenance_due, time.monotonic())
+                else:
+                    group.append(job)
+                    records += job.size
+                if records >= MAX_GROUP_RECORDS:
+                    break
                 try:
-                    more = self._queue.get_nowait()
+                    job = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
+                if job is None:
                     stopping = True
                     break
-                group.append(more)
-                records += more.size
-            try:
-                self._commit(group)
-            except BaseException as exc:  # the thread must outlive any one group
-                log.exception("the writer failed on a group of %d batches", len(group))
-                self._finish(group, WriteFailed(f"the writer failed: {exc}", retryable=True))
+            if group:
+                try:
+                    self._commit(group)
+                except BaseException as exc:  # the thread must outlive any one group
+                    log.exception("the writer failed on a group of %d batches", len(group))
+                    self._finish(group, WriteFailed(f"the writer failed: {exc}", retryable=True))
+            self._maintain()
+        for waiter in self._maintenance_waiters:
+            with contextlib.suppress(InvalidStateError):  # cancelled: nobody is waiting
+                waiter.set_exception(RuntimeError("the writer stopped before maintenance ran"))
+
+    def _idle_wait(self) -> float | None:
+        """How long to wait for a batch before maintenance is due; None: for ever."""
+        if self._maintenance is None:
+            return None
+        return max(0.0, self._maintenance_due - time.monotonic())
+
+    def _maintain(self) -> None:
+        """One step of maintenance, when it is due; between groups, never inside one."""
+        if self._maintenance is None or time.monotonic() < self._maintenance_due:
+            return
+        error: BaseException | None = None
+        try:
+            more = self._maintenance()
+        except BaseException as exc:  # the thread must outlive maintenance too
+            log.exception("maintenance failed")
+            more, error = False, exc
+        if more:
+            return  # still due: the next step after the next group, or at once when idle
+        self._maintenance_due = time.monotonic() + self._maintenance_interval
+        waiters, self._maintenance_waiters = self._maintenance_waiters, []
+        for waiter in waiters:
+            with contextlib.suppress(InvalidStateError):  # cancelled: nobody is waiting
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
 
     def _commit(self, group: list[_Job]) -> None:
         try:
