@@ -9,8 +9,9 @@ of `copy_progress` that says how far it got; run again after an interruption, th
 on after the last committed chunk. The phases, in order:
 
 - "spans": a chunk of traces in the order of their id: the resources and scopes their spans
-  and logs refer to, the spans, their logs and search text, then the trace summaries,
-  recomputed on the destination from what it now holds.
+  and logs refer to, the chunks of long values their spans refer to, the spans, their logs
+  and search text, then the trace summaries, recomputed on the destination from what it now
+  holds.
 - "logs": the logs of traces that have no span (the store keeps a log for its trace and span
   ids whether or not the span ever arrives), in the order of their id.
 - "resources", "scopes": any the spans and logs do not refer to (an export whose records
@@ -35,9 +36,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from app import store
+from app import long_values, queries, store
 from app.database import DatabaseError, open_database, sqlite_path
 from app.schema import (
+    chunks,
     copy_progress,
     resources,
     scopes,
@@ -209,6 +211,22 @@ def _copy_rows(
     return copied
 
 
+def _spans_with_chunks(read: sa.Connection) -> Writer:
+    """A writer of span rows that first copies the chunks of long values they refer to, so
+    that no committed span refers to a chunk the destination lacks."""
+
+    def write_spans(write: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        digests = sorted(long_values.digests_of(row["long_attributes"] for row in rows))
+        for start in range(0, len(digests), queries.CHUNK):
+            query = sa.select(chunks).where(
+                chunks.c.digest.in_(digests[start : start + queries.CHUNK])
+            )
+            store.upsert_chunks(write, [dict(row) for row in read.execute(query).mappings()])
+        store._upsert(write, table, rows)
+
+    return write_spans
+
+
 def _upsert_search_text(
     connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -360,7 +378,7 @@ class DatabaseCopy:
                 in_spans = spans.c.trace_id.in_(trace_ids)
                 in_logs = span_logs.c.trace_id.in_(trace_ids)
                 _copy_described(read, write, [(spans, in_spans), (span_logs, in_logs)])
-                copied = _copy_rows(read, write, spans, in_spans, store._upsert)
+                copied = _copy_rows(read, write, spans, in_spans, _spans_with_chunks(read))
                 summary.logs += _copy_rows(read, write, span_logs, in_logs, store._insert_new)
                 in_search = span_search.c.trace_id.in_(trace_ids)
                 _copy_rows(read, write, span_search, in_search, _upsert_search_text)

@@ -1,6 +1,7 @@
 """From request bytes to a batch ready to store: decompress, decode, read LLM summaries and
 the key of the call each LLM span records, compute each span's search text, and set the long
-attribute values apart, compressed (`app.long_values`).
+attribute values apart, in compressed chunks stored once however often they are sent
+(`app.long_values`).
 
 This is the CPU-bound part of an export. The receiver runs it in a worker thread so that the
 event loop keeps serving other requests meanwhile.
@@ -33,9 +34,8 @@ def decode(
                 record["name"], record["attributes"], record["scope_name"]
             )
             # Last: everything above reads the attributes whole.
-            record["attributes"], record["long_attributes"] = long_values.split(
-                record["attributes"]
-            )
+            split = long_values.split(record["attributes"])
+            record["attributes"], record["long_attributes"], record["chunks"] = split
         return batch
     if signal == "logs":
         return otlp.decode_logs(raw, fmt)

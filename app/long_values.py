@@ -1,29 +1,69 @@
-"""Long attribute values, kept apart from the others and compressed.
+"""Long attribute values, kept apart from the others, cut into shared chunks, compressed.
 
 An LLM span's weight is in a few long texts: the messages, the request and the response as
-JSON. Stored as they come they are most of the database (about 9.7 KB of an 11 KB span on the
-bench), and most of what the writer writes. `split` takes every string of LONG_VALUE_CHARS or
-more out of a span's attributes and packs them, with the order of all the keys, into one
-zstd-compressed document (text compresses about 3.3×; level 1 costs ~25 µs for 9 KB, in the
-ingest thread). `merge` puts them back. Spans split before zstd was used hold zlib streams,
-which `merge` tells apart by zstd's magic number. The short
-values stay plain JSON, so that the `attr` filter can still compare them in SQL.
+JSON. An agent's calls each re-send the whole conversation so far, so call 20 carries the text
+of calls 1 to 19 again: stored as they come, most of the database is repeated history.
+
+`split` takes every string of LONG_VALUE_CHARS or more out of a span's attributes and cuts it
+into chunks at content-defined places: after a `}` that `,{` or `]` follows, which in a JSON
+list of messages (or of parts) is where one ends, and wherever else it occurs, since any rule
+that depends only on the text cuts a repeated prefix the same way each time. Pieces shorter than MIN_CHUNK_CHARS are joined to the next, so a chunk is worth its
+key. Each chunk is stored once in the `chunks` table, zstd-compressed, keyed by a 16-byte
+BLAKE2b digest of its text (`app.store`); a span keeps the order of all its keys and, for each
+long value, the digests of its chunks (`packed`). `merge` puts the values back, exactly as
+sent, from the texts of those chunks (`chunk_texts`).
+
+A plain text (an OpenInference message's content) has no cut and is one chunk: repeated in
+every later call, it is still stored once.
+
+Spans stored before chunks were used hold their long values inline in one compressed
+document (zstd, or zlib before that); `merge` reads those too, told apart by magic numbers.
+The short values stay plain JSON, so that the `attr` filter can still compare them in SQL.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import struct
 import threading
 import zlib
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 import orjson
 import zstandard
 
 LONG_VALUE_CHARS = 256
+MIN_CHUNK_CHARS = 512
 COMPRESSION_LEVEL = 1
+DIGEST_BYTES = 16
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Packed values of chunked spans: this, the length of the compressed key document, the
+# document, then the chunks' digests.
+CHUNKED_MAGIC = b"SGC1"
+_LENGTH = struct.Struct(">I")
+# The end of an object that another follows in a list, or that ends a list: where a message
+# or a part ends. Cutting before the list's `]` too keeps the last message's chunk the same
+# when the next call adds a message after it.
+_CUT = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")
+# The digests and compressed data of chunks seen lately, by their text: history comes back in
+# every call of a conversation, and hashing and compressing it again each time would cost
+# more than the rest of `split`. A hit costs a dict lookup (the text's hash and one compare).
+KNOWN_CHUNKS = 8192
+# A value whose chunk is missing (it should never be) reads as this rather than failing.
+MISSING_CHUNK = "\N{REPLACEMENT CHARACTER}[spyglass: stored text missing]"
+
 # Neither is safe to share between threads: one of each per thread.
 _local = threading.local()
+_known_lock = threading.Lock()
+_known: dict[str, tuple[bytes, bytes]] = {}
+
+
+class Split(NamedTuple):
+    short: dict[str, Any]
+    packed: bytes | None  # None when no value is long
+    chunks: dict[bytes, bytes]  # digest -> compressed text, for the `chunks` table
 
 
 def _compressor() -> zstandard.ZstdCompressor:
@@ -38,25 +78,115 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return _local.decompressor
 
 
-def split(attributes: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
-    """The short attributes, and the long ones packed (None when there are none)."""
-    long = {
-        k: v for k, v in attributes.items() if isinstance(v, str) and len(v) >= LONG_VALUE_CHARS
-    }
+def _encode(text: str) -> bytes:
+    # A JSON document may decode to a lone surrogate; keep it rather than fail.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def cut(text: str) -> list[str]:
+    """`text` in chunks that join back to it, cut at content-defined places (see above)."""
+    chunks: list[str] = []
+    start = 0
+    for match in _CUT.finditer(text):
+        end = match.end()
+        if end - start >= MIN_CHUNK_CHARS:
+            chunks.append(text[start:end])
+            start = end
+    chunks.append(text[start:])
+    return chunks
+
+
+def _chunk(text: str) -> tuple[bytes, bytes]:
+    """A chunk's digest and compressed data."""
+    found = _known.get(text)
+    if found is not None:
+        return found
+    data = _encode(text)
+    made = (hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest(), _compressor().compress(data))
+    with _known_lock:
+        if len(_known) >= KNOWN_CHUNKS:
+            # The oldest entry first: a finished conversation's chunks are not seen again.
+            _known.pop(next(iter(_known)), None)
+        _known[text] = made
+    return made
+
+
+def split(attributes: dict[str, Any]) -> Split:
+    """The short attributes, the long ones packed as digests, and the chunks they refer to."""
+    long = [
+        (k, v) for k, v in attributes.items() if isinstance(v, str) and len(v) >= LONG_VALUE_CHARS
+    ]
     if not long:
-        return attributes, None
-    short = {k: v for k, v in attributes.items() if k not in long}
-    packed = orjson.dumps({"keys": list(attributes), "values": long})
-    return short, _compressor().compress(packed)
+        return Split(attributes, None, {})
+    chunks: dict[bytes, bytes] = {}
+    digests: list[bytes] = []
+    counts: list[tuple[str, int]] = []
+    for key, value in long:
+        pieces = cut(value)
+        counts.append((key, len(pieces)))
+        for piece in pieces:
+            digest, compressed = _chunk(piece)
+            digests.append(digest)
+            chunks[digest] = compressed
+    keys = {k for k, _ in long}
+    short = {k: v for k, v in attributes.items() if k not in keys}
+    document = _compressor().compress(orjson.dumps({"keys": list(attributes), "long": counts}))
+    packed = b"".join((CHUNKED_MAGIC, _LENGTH.pack(len(document)), document, *digests))
+    return Split(short, packed, chunks)
 
 
-def merge(short: dict[str, Any], packed: bytes | None) -> dict[str, Any]:
-    """The attributes as they were sent, in their order, from what `split` gave."""
+def _chunked(packed: bytes) -> tuple[dict[str, Any], bytes]:
+    (length,) = _LENGTH.unpack_from(packed, len(CHUNKED_MAGIC))
+    start = len(CHUNKED_MAGIC) + _LENGTH.size
+    document = orjson.loads(_decompressor().decompress(packed[start : start + length]))
+    return document, packed[start + length :]
+
+
+def chunk_digests(packed: bytes | None) -> list[bytes]:
+    """The digests of the chunks a span's packed values refer to (none for older spans)."""
+    if packed is None or not packed.startswith(CHUNKED_MAGIC):
+        return []
+    _, digests = _chunked(packed)
+    return [digests[i : i + DIGEST_BYTES] for i in range(0, len(digests), DIGEST_BYTES)]
+
+
+def digests_of(packed_values: Iterable[bytes | None]) -> set[bytes]:
+    return {digest for packed in packed_values for digest in chunk_digests(packed)}
+
+
+def chunk_text(compressed: bytes) -> str:
+    """A chunk's text from what the `chunks` table holds."""
+    return _decompressor().decompress(compressed).decode("utf-8", "surrogatepass")
+
+
+def restore(split: Split) -> dict[str, Any]:
+    """The attributes `split` was given, from its result alone (chunks included)."""
+    texts = {digest: chunk_text(data) for digest, data in split.chunks.items()}
+    return merge(split.short, split.packed, texts)
+
+
+def merge(
+    short: dict[str, Any], packed: bytes | None, chunk_texts: Mapping[bytes, str] | None = None
+) -> dict[str, Any]:
+    """The attributes as they were sent, in their order, from what `split` gave; the chunks'
+    texts by digest, for a chunked span."""
     if packed is None:
         return short
-    if packed[:4] == ZSTD_MAGIC:
-        document = orjson.loads(_decompressor().decompress(packed))
+    if packed.startswith(CHUNKED_MAGIC):
+        document, digests = _chunked(packed)
+        texts = chunk_texts or {}
+        long, position = {}, 0
+        for key, count in document["long"]:
+            parts = []
+            for _ in range(count):
+                digest = digests[position : position + DIGEST_BYTES]
+                position += DIGEST_BYTES
+                parts.append(texts.get(digest, MISSING_CHUNK))
+            long[key] = "".join(parts)
     else:
-        document = orjson.loads(zlib.decompress(packed))
-    long = document["values"]
+        if packed[:4] == ZSTD_MAGIC:
+            document = orjson.loads(_decompressor().decompress(packed))
+        else:
+            document = orjson.loads(zlib.decompress(packed))
+        long = document["values"]
     return {key: long[key] if key in long else short[key] for key in document["keys"]}

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from app import call_links, long_values, search
 from app.conventions import conversation_of
-from app.schema import resources, scopes, span_logs, span_search, spans, traces
+from app.schema import chunks, resources, scopes, span_logs, span_search, spans, traces
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")
@@ -259,7 +259,7 @@ def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | No
         .where(spans.c.trace_id == trace_id)
         .order_by(spans.c.start_ns, spans.c.span_id)
     ).all()
-    return {"trace": trace_summary(row), "spans": [span_view(r) for r in span_rows]}
+    return {"trace": trace_summary(row), "spans": span_views(connection, span_rows)}
 
 
 def trace_outline(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:
@@ -334,7 +334,15 @@ def _span_select() -> sa.Select:
     )
 
 
-def span_view(row: Any) -> dict[str, Any]:
+def span_views(connection: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The REST view of spans, from rows of `_span_select`."""
+    return [
+        span_view(row, attributes)
+        for row, attributes in zip(rows, _attributes(connection, rows), strict=True)
+    ]
+
+
+def span_view(row: Any, attributes: dict[str, Any]) -> dict[str, Any]:
     return {
         "trace_id": row.trace_id.hex(),
         "span_id": row.span_id.hex(),
@@ -354,7 +362,7 @@ def span_view(row: Any) -> dict[str, Any]:
         "scope_attributes": row.scope_attributes,
         "trace_state": row.trace_state,
         "flags": row.flags,
-        "attributes": _attributes(row),
+        "attributes": attributes,
         "resource_attributes": row.resource_attributes,
         "events": [
             {
@@ -478,7 +486,7 @@ def list_spans(
     if more:
         last = page[-1]
         next_cursor = _encode_cursor("s", last.start_ns, last.trace_id.hex(), last.span_id.hex())
-    return [span_view(row) for row in page], next_cursor
+    return span_views(connection, page), next_cursor
 
 
 def get_span(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
@@ -487,7 +495,7 @@ def get_span(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> dict
     ).first()
     if row is None:
         return None
-    view = span_view(row)
+    [view] = span_views(connection, [row])
     view["logs"] = span_log_views(connection, trace_id, span_id)
     return view
 
@@ -633,13 +641,23 @@ def _calls_around(
     return rows, call_links.split(call_links.Member.of(r) for r in found)
 
 
-# A span's attributes are in two columns: the short values, and the long ones compressed.
+# A span's attributes are in two columns: the short values, and the long ones as digests of
+# their chunks (or, stored before chunks, compressed inline).
 ATTRIBUTES = (spans.c.attributes, spans.c.long_attributes)
 
 
-def _attributes(row: Any) -> dict[str, Any]:
-    """A span's attributes as they were sent, from a row with both `ATTRIBUTES` columns."""
-    return long_values.merge(row.attributes, row.long_attributes)
+def _attributes(connection: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The attributes of spans as they were sent, from rows with both `ATTRIBUTES` columns;
+    the chunks they refer to are read in one query for all of them."""
+    digests = sorted(long_values.digests_of(row.long_attributes for row in rows))
+    texts: dict[bytes, str] = {}
+    for start in range(0, len(digests), CHUNK):
+        query = sa.select(chunks.c.digest, chunks.c.data).where(
+            chunks.c.digest.in_(digests[start : start + CHUNK])
+        )
+        for digest, data in connection.execute(query):
+            texts[digest] = long_values.chunk_text(data)
+    return [long_values.merge(row.attributes, row.long_attributes, texts) for row in rows]
 
 
 def _one(connection: sa.Connection, trace_id: bytes, span_id: bytes, *columns: Any) -> Any:
@@ -655,11 +673,12 @@ def _attributes_of(
     if not idents:
         return []
     key = sa.tuple_(spans.c.trace_id, spans.c.span_id)
+    rows = connection.execute(
+        sa.select(spans.c.trace_id, spans.c.span_id, *ATTRIBUTES).where(key.in_(list(idents)))
+    ).all()
     found = {
-        (row.trace_id, row.span_id): _attributes(row)
-        for row in connection.execute(
-            sa.select(spans.c.trace_id, spans.c.span_id, *ATTRIBUTES).where(key.in_(list(idents)))
-        )
+        (row.trace_id, row.span_id): attributes
+        for row, attributes in zip(rows, _attributes(connection, rows), strict=True)
     }
     return [found.get(ident, {}) for ident in idents]
 
@@ -723,7 +742,7 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
         if member.ident not in own
     ]
     linked = [*recorded_under, *(rows[ident] for ident in elsewhere)]
-    linked_attributes = [_attributes(r) for r in recorded_under]
+    linked_attributes = _attributes(connection, recorded_under)
     linked_attributes += _attributes_of(connection, elsewhere)
     folded = [
         call_links.Folded(attributes, call_links.is_sdk(r.llm_convention, r.scope_name))
@@ -742,10 +761,10 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
     ]
     return StoredCall(
         convention=call.llm_convention,
-        attributes=_attributes(shown),
+        attributes=_attributes(connection, [shown])[0],
         events=events,
         logs=span_log_views(connection, call.trace_id, call.span_id),
-        parts=[_attributes(r) for r in parts] + linked_attributes,
+        parts=_attributes(connection, parts) + linked_attributes,
         trace_id=call.trace_id.hex(),
         span_id=call.span_id.hex(),
         linked=[LinkedSpan(r.trace_id.hex(), r.span_id.hex(), r.llm_convention) for r in linked],

@@ -123,13 +123,15 @@ def drop_traces(connection: sa.Connection, trace_ids: Sequence[bytes]) -> None:
 
 
 def _after_traces_dropped(connection: sa.Connection) -> None:
-    """Garbage-collect shared rows that no stored trace uses any more: a no-op for now.
+    """Garbage-collect shared rows that no stored trace uses any more.
 
     Rows shared between traces are kept once, keyed by their content, so they cannot go with
-    a trace. `resources` and `scopes` are left: one small row per distinct process and
-    library, and finding the unused ones would scan every span. A content-addressed table of
-    larger shared values belongs here, in the same transaction as the delete.
+    a trace. The chunks of long attribute values go here, in the same transaction as the
+    delete (`store.drop_unused_chunks`: by the minute each was last used, against the oldest
+    span left). `resources` and `scopes` are left: one small row per distinct process and
+    library, and finding the unused ones would scan every span.
     """
+    store.drop_unused_chunks(connection)
 
 
 def sqlite_used_bytes(connection: sa.Connection) -> int:

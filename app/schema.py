@@ -12,6 +12,8 @@ checks that the two agree.
   by a hash of their content; a span refers to them.
 - `traces` is a summary per trace, recomputed from its spans on every write.
 - `span_logs` keeps the OTLP log records that carry a trace and span id.
+- `chunks` holds the text of long attribute values, each distinct chunk once, compressed;
+  spans refer to them by digest (`app.long_values`).
 - `span_search` holds the text of each span that search looks in (`app.search`), written with
   the span. On SQLite the migrations also create `span_search_fts`, an FTS5 index over its
   `body` kept in step by triggers; it is not declared here, since SQLAlchemy has no words for
@@ -70,7 +72,8 @@ spans = sa.Table(
     sa.Column("scope_name", sa.Text, nullable=False),
     sa.Column("resource_hash", CONTENT_HASH, nullable=False),
     sa.Column("scope_hash", CONTENT_HASH, nullable=False),
-    # The short attribute values; the long ones, zlib-compressed (app.long_values).
+    # The short attribute values; the long ones as digests of their `chunks`, or (spans
+    # stored before migration 0010) inline and compressed (app.long_values).
     sa.Column("attributes", JSON, nullable=False),
     sa.Column("long_attributes", sa.LargeBinary, nullable=True),
     sa.Column("dropped_attributes_count", sa.BigInteger, nullable=False),
@@ -161,6 +164,20 @@ search_pieces = sa.Table(
     sa.Column("span_id", SPAN_ID, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# The text of long attribute values, cut into chunks and each stored once however many spans
+# send it (app.long_values), zstd-compressed. `newest_minute` is the minute of the latest start
+# of a span that uses the chunk, moved forward at most once a minute: once every span from
+# before a minute is gone, so are the chunks no later span uses (app.store.drop_unused_chunks).
+chunks = sa.Table(
+    "chunks",
+    metadata,
+    sa.Column("digest", CONTENT_HASH, primary_key=True),
+    sa.Column("newest_minute", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_chunks_newest_minute", chunks.c.newest_minute)
 
 span_search = sa.Table(
     "span_search",

@@ -8,7 +8,8 @@ touched, never incremented, so they stay right whatever order spans arrive in.
 Records arrive as plain dicts from `app.ingest` and go to the database in batched
 `executemany` statements: no ORM objects on this path. A span's search text (`search_pieces`,
 computed at ingest) goes to `span_search` in the same transaction, replacing what an earlier
-export of the span left there.
+export of the span left there. The chunks of its long attribute values (`app.long_values`)
+go to `chunks`, each stored once however many spans send it.
 
 When several spans record one API call (a stream's parts, an instrumentor's span and the
 Anthropic SDK's own, in one trace or two), one of them is marked the call and the others
@@ -29,10 +30,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app import call_links, queries, search
 from app.otlp import Batch
-from app.schema import resources, scopes, search_pieces, span_logs, span_search, spans, traces
+from app.schema import (
+    chunks,
+    resources,
+    scopes,
+    search_pieces,
+    span_logs,
+    span_search,
+    spans,
+    traces,
+)
 
 CHUNK = queries.CHUNK
 STATUS_ERROR = 2
+MINUTE_NS = 60 * 10**9
 # A PostgreSQL advisory lock key: "Spyglass" in ASCII (app.database has the migrations' key).
 WRITE_LOCK = 0x5370_7967_6C61_7373
 
@@ -161,6 +172,7 @@ def write(
         connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values()
     )
     span_rows = _by_key(span_batches, "trace_id", "span_id")
+    write_chunks(connection, span_rows)
     # Keys that are not columns, such as "search_pieces", are left out of the insert.
     _upsert(connection, spans, span_rows)
     write_search_text(connection, span_rows)
@@ -186,6 +198,57 @@ def serialize_writers(connection: sa.Connection) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
+
+
+def write_chunks(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:
+    """Store the chunks of the spans' long values that are new, and move forward the minute
+    of those already stored when a later span uses them (see `schema.chunks`)."""
+    newest: dict[bytes, tuple[int, bytes]] = {}
+    for row in span_rows:
+        minute = row["start_ns"] // MINUTE_NS
+        for digest, data in (row.get("chunks") or {}).items():
+            found = newest.get(digest)
+            if found is None or found[0] < minute:
+                newest[digest] = (minute, data)
+    upsert_chunks(
+        connection,
+        [
+            {"digest": digest, "newest_minute": minute, "data": data}
+            for digest, (minute, data) in sorted(newest.items())
+        ],
+    )
+
+
+def upsert_chunks(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert chunk rows (digest, newest_minute, data) that are new; for those stored, move
+    `newest_minute` forward if the row's is later."""
+
+    def insert_or_touch(_columns: tuple[str, ...]) -> Any:
+        insert = _insert(connection, chunks)
+        return insert.on_conflict_do_update(
+            index_elements=["digest"],
+            set_={"newest_minute": insert.excluded.newest_minute},
+            # At most once a minute per chunk, however many calls re-send it.
+            where=insert.excluded.newest_minute > chunks.c.newest_minute,
+        )
+
+    _executemany(connection, "insert or touch", insert_or_touch, chunks, rows)
+
+
+def drop_unused_chunks(connection: sa.Connection) -> int:
+    """Delete the chunks no stored span can use, after spans were deleted; the count.
+
+    Every span uses only chunks whose `newest_minute` is at least the minute it started, so
+    a chunk last used before the oldest stored span's minute is used by none. A chunk of a
+    deleted span from that same minute stays until a later pass: the cost of not keeping a
+    reference count that every write would have to update.
+    """
+    serialize_writers(connection)
+    oldest = connection.execute(sa.select(sa.func.min(spans.c.start_ns))).scalar()
+    query = chunks.delete()
+    if oldest is not None:
+        query = query.where(chunks.c.newest_minute < oldest // MINUTE_NS)
+    return connection.execute(query).rowcount
 
 
 def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:

@@ -82,8 +82,14 @@ def write(
 
 def llm_attributes(answer: str) -> dict[str, Any]:
     message = {"role": "assistant", "parts": [{"type": "text", "content": answer}]}
+    # Long enough to be stored in chunks (app.long_values), which the copy must carry too.
+    history = [
+        {"role": "user", "parts": [{"type": "text", "content": f"question {n} " * 80}]}
+        for n in range(3)
+    ]
     return {
         "gen_ai.operation.name": "chat",
+        "gen_ai.input.messages": orjson.dumps(history).decode(),
         "gen_ai.request.model": "claude-x",
         "gen_ai.usage.input_tokens": 12,
         "gen_ai.usage.output_tokens": 7,

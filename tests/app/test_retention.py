@@ -3,6 +3,7 @@ back; and its passes on the writer's thread. On real databases built by the migr
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -16,11 +17,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from app import ingest, queries, retention, store
+from app import ingest, long_values, queries, retention, store
 from app.cli import main
 from app.database import open_database
 from app.main import create_app
 from app.otlp import Batch
+from app.schema import chunks
 from app.settings import Settings
 from app.writer import Writer
 from tests import otlp_builders as otlp
@@ -365,3 +367,53 @@ def test_settings_read_the_limits_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("SPYGLASS_MAX_DB_MB", "512")
     settings = Settings()
     assert (settings.retention_days, settings.max_db_mb) == (7.5, 512)
+
+
+# --- shared chunks of long values --------------------------------------------------------------
+
+
+def _agent_trace(start_ns: int, word: str, rnd: random.Random, calls: int = 4) -> Batch:
+    """An agent's calls, each re-sending the history: long values stored as shared chunks."""
+    trace = otlp.trace_id()
+    history: list[dict] = []
+    made = []
+    for number in range(calls):
+        history.append({"role": "user", "parts": [{"type": "text", "content": _filler(rnd, 80)}]})
+        made.append(
+            otlp.span(
+                f"{word} call {number}",
+                trace=trace,
+                start_ns=start_ns + number * 1_000_000,
+                attributes={"gen_ai.input.messages": json.dumps(history)},
+            )
+        )
+    body = otlp.request(*made).SerializeToString()
+    return ingest.decode("traces", body, "protobuf", None, LIMIT)
+
+
+def _chunks_of(batches: list[Batch]) -> set[bytes]:
+    """The digests of the chunks of what was sent: each message once, however often re-sent."""
+    return {digest for batch in batches for record in batch.records for digest in record["chunks"]}
+
+
+def _chunk_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(chunks)).scalar_one()
+
+
+def test_chunks_only_dropped_traces_used_are_dropped_too(engine: Engine, rnd) -> None:
+    old = [_agent_trace(otlp.BASE_NS + i * 10**9, "ancient", rnd) for i in range(20)]
+    new = [_agent_trace(NOW_NS - DAY_NS + i * 10**9, "recent", rnd) for i in range(20)]
+    with engine.begin() as connection:
+        store.write(connection, old + new)
+    assert _chunk_count(engine) == len(_chunks_of(old) | _chunks_of(new))
+
+    retention.Retention(engine, retention_days=7, clock=lambda: NOW_NS).run()
+
+    assert _chunk_count(engine) == len(_chunks_of(new))
+    with engine.connect() as connection:
+        for batch in new:
+            last = batch.records[-1]
+            span = queries.get_span(connection, last["trace_id"], last["span_id"])
+            sent = json.loads(span["attributes"]["gen_ai.input.messages"])
+            assert len(sent) == 4 and long_values.MISSING_CHUNK not in str(sent)

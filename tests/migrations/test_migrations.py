@@ -20,6 +20,7 @@ APP_TABLES = {
     "span_search",
     "search_pieces",
     "copy_progress",
+    "chunks",
 }
 # SQLite's FTS5 index over span_search and its shadow tables: app.schema cannot declare them.
 FTS_TABLES = {

@@ -442,7 +442,9 @@ def test_the_decoded_attributes_read_as_the_captured_ones(name: str, scenario: s
     body = capture.otlp(scenario).SerializeToString()
     records = ingest.decode("traces", body, "protobuf", None, LIMIT).records
     for record, span in zip(records, capture.spans(scenario), strict=True):
-        attributes = long_values.merge(record["attributes"], record["long_attributes"])
+        attributes = long_values.restore(
+            long_values.Split(record["attributes"], record["long_attributes"], record["chunks"])
+        )
         assert CONVENTION.conversation(attributes) == CONVENTION.conversation(span.attributes)
 
 
