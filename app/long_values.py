@@ -189,4 +189,15 @@ def merge(
         else:
             document = orjson.loads(zlib.decompress(packed))
         long = document["values"]
-    return {key: long[key] if key in long else short[key] for key in document["keys"]}
+    merged = {}
+    for key in document["keys"]:
+        if key in long:
+            merged[key] = long[key]
+        elif key in short:
+            merged[key] = short[key]
+        else:
+            # PostgreSQL stores NUL in a JSON key as U+FFFD (app.database); the key order is
+            # kept as sent, so such a key is found, and shown, in its stored form.
+            stored = key.replace("\x00", "\ufffd")
+            merged[stored] = short[stored]
+    return merged

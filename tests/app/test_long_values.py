@@ -87,6 +87,16 @@ def test_values_of_older_spans_still_read() -> None:
         assert long_values.merge({"a": 1}, legacy) == attributes
 
 
+def test_a_key_with_nul_reads_in_the_form_postgresql_stored_it() -> None:
+    split = long_values.split({"long": "z" * 2000, "a\x00b": 1})
+    stored_short = {"a\ufffdb": 1}  # as PostgreSQL's JSON gives it back
+    assert long_values.merge(stored_short, split.packed, {}) == {
+        "long": long_values.MISSING_CHUNK,
+        "a\ufffdb": 1,
+    }
+    assert long_values.restore(split) == {"long": "z" * 2000, "a\x00b": 1}
+
+
 def test_a_missing_chunk_reads_as_a_marker_not_an_error() -> None:
     split = long_values.split({"long": "z" * 2000})
     assert long_values.merge(split.short, split.packed, {}) == {
@@ -143,3 +153,14 @@ def test_chunks_no_span_uses_are_dropped_with_the_spans(client: TestClient, engi
     with engine.begin() as connection:
         connection.execute(spans.delete())
         assert store.drop_unused_chunks(connection) == 1
+
+
+def test_a_span_with_a_nul_key_and_a_long_value_reads_on_every_backend(
+    client: TestClient,
+) -> None:
+    trace, ident = trace_id(), span_id()
+    _post(client, span("call", trace=trace, ident=ident, attributes={"k\x00": 1, "v": "w" * 999}))
+    found = client.get(f"/api/v1/traces/{trace.hex()}/spans/{ident.hex()}")
+    assert found.status_code == 200
+    assert found.json()["attributes"]["v"] == "w" * 999
+    assert set(found.json()["attributes"]) in ({"k\x00", "v"}, {"k\ufffd", "v"})
