@@ -130,6 +130,17 @@ def test_the_right_token_is_accepted_as_bearer_or_cookie(guarded: TestClient) ->
     assert guarded.get("/").status_code == 200
 
 
+def test_pages_offer_a_sign_out_form_only_when_a_token_is_set(
+    guarded: TestClient, client: TestClient
+) -> None:
+    guarded.cookies.set("spyglass_token", TOKEN)
+    form = BeautifulSoup(guarded.get("/").text, "html.parser").select_one("form.sign-out")
+    assert form is not None and (form["method"], form["action"]) == ("post", "/logout")
+    assert BeautifulSoup(client.get("/").text, "html.parser").select_one("form.sign-out") is None
+    sign_in = BeautifulSoup(guarded.get("/login").text, "html.parser")
+    assert sign_in.select_one("form.sign-out") is None
+
+
 def test_another_local_apps_malformed_cookie_does_not_hide_ours(guarded: TestClient) -> None:
     # Cookies are per host, not per port: other apps on localhost send theirs here too.
     reply = guarded.get("/api/v1/traces", headers={"cookie": f'junk="x; spyglass_token={TOKEN}'})

@@ -134,16 +134,7 @@ def test_signing_out_needs_signing_in_again(
         page.goto(f"{collector.url}/login")
         _sign_in(page, TOKEN)
         page.wait_for_url(f"{collector.url}/")
-        # No page has a sign-out button yet; a form posted from the page does what one would.
-        page.evaluate(
-            """() => {
-                const form = document.createElement("form");
-                form.method = "post";
-                form.action = "/logout";
-                document.body.append(form);
-                form.submit();
-            }"""
-        )
+        page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(f"{collector.url}/login")
         assert [c for c in context.cookies() if c["name"] == "spyglass_token"] == []
         page.goto(f"{collector.url}/")
