@@ -18,10 +18,12 @@ import math
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 import orjson
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -171,6 +173,7 @@ def _parse(body: bytes, fmt: Format, message: Message, fix_ids: Callable[[Any], 
         raise OtlpError(400, f"OTLP/JSON body must be an object, not {type(document).__name__}")
     try:
         fix_ids(document)
+        _check_shape(document, message.DESCRIPTOR, "", 0)
         # Unknown fields must be ignored so that newer senders still work (OTLP/HTTP spec).
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
@@ -179,6 +182,70 @@ def _parse(body: bytes, fmt: Format, message: Message, fix_ids: Callable[[Any], 
         raise OtlpError(400, f"body is not a valid OTLP/JSON {_name(message)}: {reason}") from None
     except RecursionError:
         raise OtlpError(400, "OTLP/JSON body is nested too deeply") from None
+
+
+# protobuf's JSON parser stops at this depth of messages too; the shape check stops with it.
+MAX_JSON_DEPTH = 100
+_MESSAGE, _DOUBLE = "message", "double"
+
+
+@cache
+def _checked_fields(descriptor: Descriptor) -> dict[str, tuple[str, Descriptor | None, bool]]:
+    """The fields of a message the shape check looks at, by both JSON spellings."""
+    checked = {}
+    for f in descriptor.fields:
+        if f.type == f.TYPE_MESSAGE:
+            kind = _MESSAGE
+        elif f.type == f.TYPE_DOUBLE:
+            kind = _DOUBLE
+        else:
+            continue
+        repeated = getattr(f, "is_repeated", None)  # protobuf 6 and later; `label` before
+        if repeated is None:
+            repeated = f.label == f.LABEL_REPEATED
+        checked[f.json_name] = checked[f.name] = (kind, f.message_type, repeated)
+    return checked
+
+
+def _check_shape(node: dict, descriptor: Descriptor, path: str, depth: int) -> None:
+    """Refuse what protobuf's JSON parser would read as something else without a word.
+
+    Given a string or a list where a message belongs, it iterates it for field names and, told
+    to ignore unknown fields, ignores them all: `"value": "text"` would store an attribute as
+    null and `"status": "ERROR"` a failed span as unset. Given `true` for a double, it stores 1.0.
+    Every other wrong type protobuf refuses itself, with its own message.
+    """
+    if depth > MAX_JSON_DEPTH:
+        raise OtlpError(400, "OTLP/JSON body is nested too deeply")
+    fields = _checked_fields(descriptor)
+    for name, value in node.items():
+        found = fields.get(name)
+        if found is None or value is None:
+            continue
+        kind, message_type, repeated = found
+        where = f"{path}.{name}" if path else name
+        items = enumerate(value) if repeated and isinstance(value, list) else ()
+        if not repeated:
+            items = ((None, value),)
+        for index, item in items:
+            at = where if index is None else f"{where}[{index}]"
+            if kind == _DOUBLE:
+                if isinstance(item, bool):
+                    raise OtlpError(400, f"{at} must be a number, not a boolean")
+            elif isinstance(item, dict):
+                _check_shape(item, message_type, at, depth + 1)
+            else:
+                raise OtlpError(400, f"{at} must be an object, not {_json_type(item)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an array" if isinstance(value, list) else "null"
 
 
 def _shorten(text: str, limit: int = 300) -> str:
