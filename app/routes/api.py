@@ -13,7 +13,23 @@ from pydantic import BaseModel, Field
 
 from app import params, queries
 
-router = APIRouter(prefix="/api/v1", tags=["REST API"])
+
+class Problem(BaseModel):
+    """The body of every 4xx reply of the API."""
+
+    detail: str = Field(description="what is wrong, in a sentence")
+
+
+# The app answers a bad parameter with one readable line (app.main's validation handler), not
+# FastAPI's list of errors: the schema says so, for every route.
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["REST API"],
+    responses={422: {"model": Problem, "description": "A parameter is not valid"}},
+)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such trace or span"}
+}
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
@@ -246,7 +262,12 @@ def list_traces(
     return {"traces": page, "next_cursor": next_cursor}
 
 
-@router.get("/traces/{trace_id}", response_model=TraceDetail, summary="One trace and its spans")
+@router.get(
+    "/traces/{trace_id}",
+    response_model=TraceDetail,
+    responses=NOT_FOUND,
+    summary="One trace and its spans",
+)
 def get_trace(request: Request, trace_id: str) -> dict[str, Any]:
     found = _read(request, queries.get_trace, _id(queries.parse_trace_id, trace_id))
     if found is None:
@@ -290,7 +311,12 @@ def list_spans(
     return {"spans": page, "next_cursor": next_cursor}
 
 
-@router.get("/traces/{trace_id}/spans/{span_id}", response_model=SpanDetail, summary="One span")
+@router.get(
+    "/traces/{trace_id}/spans/{span_id}",
+    response_model=SpanDetail,
+    responses=NOT_FOUND,
+    summary="One span",
+)
 def get_span(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
     ids = _id(queries.parse_trace_id, trace_id), _id(queries.parse_span_id, span_id)
     found = _read(request, queries.get_span, *ids)
@@ -302,6 +328,7 @@ def get_span(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
 @router.get(
     "/traces/{trace_id}/spans/{span_id}/conversation",
     response_model=Conversation,
+    responses={404: {"model": Problem, "description": "No such span, or not an LLM call"}},
     summary="The LLM call of a span, as a normalised conversation",
 )
 def get_conversation(request: Request, trace_id: str, span_id: str) -> dict[str, Any]:
