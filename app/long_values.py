@@ -18,7 +18,9 @@ every later call, it is still stored once.
 
 Spans stored before chunks were used hold their long values inline in one compressed
 document (zstd, or zlib before that); `merge` reads those too, told apart by magic numbers.
-The short values stay plain JSON, so that the `attr` filter can still compare them in SQL.
+The values of lists flattened into attributes (keys with a numeric part, as OpenInference and
+OpenLLMetry write messages) go in the compressed document too, whatever their length. The
+other short values stay plain JSON, so that the `attr` filter can still compare them in SQL.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # document, then the chunks' digests.
 CHUNKED_MAGIC = b"SGC1"
 _LENGTH = struct.Struct(">I")
+# A key of a list flattened into attributes, one key per item and field
+# (`llm.input_messages.3.message.role`, `gen_ai.prompt.0.content`): an agent's spans carry
+# hundreds, repeating their history's. Their values go in the packed document, compressed,
+# whatever their length; nobody filters spans by the role of their fourth message.
+_FLATTENED = re.compile(r"\.\d+(?:\.|$)")
 # The end of an object that another follows in a list, or that ends a list: where a message
 # or a part ends. Cutting before the list's `]` too keeps the last message's chunk the same
 # when the next call adds a message after it.
@@ -116,7 +123,8 @@ def split(attributes: dict[str, Any]) -> Split:
     long = [
         (k, v) for k, v in attributes.items() if isinstance(v, str) and len(v) >= LONG_VALUE_CHARS
     ]
-    if not long:
+    inline = {k: v for k, v in attributes.items() if _FLATTENED.search(k)}
+    if not long and not inline:
         return Split(attributes, None, {})
     chunks: dict[bytes, bytes] = {}
     digests: list[bytes] = []
@@ -128,9 +136,13 @@ def split(attributes: dict[str, Any]) -> Split:
             digest, compressed = _chunk(piece)
             digests.append(digest)
             chunks[digest] = compressed
-    keys = {k for k, _ in long}
-    short = {k: v for k, v in attributes.items() if k not in keys}
-    document = _compressor().compress(orjson.dumps({"keys": list(attributes), "long": counts}))
+    for key, _ in long:
+        inline.pop(key, None)
+    apart = {k for k, _ in long} | inline.keys()
+    short = {k: v for k, v in attributes.items() if k not in apart}
+    document = _compressor().compress(
+        orjson.dumps({"keys": list(attributes), "long": counts, "inline": inline})
+    )
     packed = b"".join((CHUNKED_MAGIC, _LENGTH.pack(len(document)), document, *digests))
     return Split(short, packed, chunks)
 
@@ -183,6 +195,7 @@ def merge(
                 position += DIGEST_BYTES
                 parts.append(texts.get(digest, MISSING_CHUNK))
             long[key] = "".join(parts)
+        long.update(document.get("inline", {}))
     else:
         if packed[:4] == ZSTD_MAGIC:
             document = orjson.loads(_decompressor().decompress(packed))

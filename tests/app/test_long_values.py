@@ -97,11 +97,30 @@ def test_a_key_with_nul_reads_in_the_form_postgresql_stored_it() -> None:
     assert long_values.restore(split) == {"long": "z" * 2000, "a\x00b": 1}
 
 
+def test_flattened_lists_go_in_the_packed_document_whatever_their_length() -> None:
+    attributes = {
+        "llm.model_name": "claude",
+        "llm.input_messages.0.message.role": "user",
+        "llm.input_messages.0.message.content": "hi",
+        "gen_ai.prompt.12.content": "short",
+        "llm.token_count.prompt": 12,
+        "http.status.2xx": 1,  # a digit that is not a whole part of the key stays
+        "v2.0": 3,  # a numeric last part is a list item
+    }
+    split = long_values.split(attributes)
+    assert split.short == {
+        "llm.model_name": "claude",
+        "llm.token_count.prompt": 12,
+        "http.status.2xx": 1,
+    }
+    assert split.chunks == {}
+    restored = long_values.merge(split.short, split.packed)
+    assert restored == attributes and list(restored) == list(attributes)
+
+
 def test_a_missing_chunk_reads_as_a_marker_not_an_error() -> None:
     split = long_values.split({"long": "z" * 2000})
-    assert long_values.merge(split.short, split.packed, {}) == {
-        "long": long_values.MISSING_CHUNK
-    }
+    assert long_values.merge(split.short, split.packed, {}) == {"long": long_values.MISSING_CHUNK}
 
 
 def test_repeated_history_is_stored_once_and_every_span_reads_whole(
