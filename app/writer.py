@@ -47,6 +47,14 @@ MAX_GROUP_RECORDS = 20_000
 WAL_RESTART_PAGES = 64_000
 
 
+def _transient(exc: OperationalError) -> bool:
+    """Whether the same write may succeed later: a locked, busy, full or unreachable database
+    (every SQLite OperationalError), not data past one of PostgreSQL's limits (SQLSTATE
+    class 54) or data it cannot take (class 22), which would fail the same way for ever."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return sqlstate[:2] not in ("22", "54")
+
+
 class Overloaded(Exception):
     """The write queue is full; the caller should retry later."""
 
@@ -238,6 +246,9 @@ class Writer:
                     [job.batch for job in group if job.signal == "logs"],
                 )
         except OperationalError as exc:
+            if not _transient(exc):
+                self._refused(group, exc)
+                return
             # Locked, full or unreachable: every batch of the group would fail the same way.
             log.warning(
                 "could not store %d batches, asking exporters to retry: %s", len(group), exc
@@ -245,16 +256,20 @@ class Writer:
             self._finish(group, WriteFailed(f"the database is unavailable: {exc}", retryable=True))
             return
         except Exception as exc:
-            if len(group) > 1:
-                # Do not let one bad request fail the others: commit each on its own.
-                for job in group:
-                    self._commit([job])
-                return
-            log.exception("could not store a batch of %d records", group[0].size)
-            message = f"the database refused this batch: {exc}"
-            self._finish(group, WriteFailed(message, retryable=False))
+            self._refused(group, exc)
             return
         self._finish(group, None)
+
+    def _refused(self, group: list[_Job], exc: Exception) -> None:
+        """The database refused the group's data: find the batch it refuses, so that one bad
+        request does not fail the others, and tell its sender not to retry it."""
+        if len(group) > 1:
+            for job in group:
+                self._commit([job])
+            return
+        log.exception("could not store a batch of %d records", group[0].size)
+        message = f"the database refused this batch: {exc}"
+        self._finish(group, WriteFailed(message, retryable=False))
 
     def _checkpoint(self) -> None:
         """Copy committed WAL pages back into the database file after commits, passively

@@ -56,13 +56,7 @@ def test_the_corpus_covers_every_status_and_names_each_case_well() -> None:
 
 # Cases that fail today on one backend, as a strict xfail: fixing the bug makes them fail
 # until the entry goes.
-KNOWN_FAILURES = {
-    ("200-huge-span-and-service-names.pb.gz", "postgresql"): (
-        "PostgreSQL's B-tree indexes on spans.name and service_name refuse a row past about"
-        " 2.7 KB (ProgramLimitExceeded), which the writer answers with a 503 that exporters"
-        " retry for ever"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("path", CASES, ids=[path.name for path in CASES])

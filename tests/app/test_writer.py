@@ -57,6 +57,34 @@ def test_a_locked_database_asks_for_a_retry(engine, monkeypatch) -> None:
         writer.close()
 
 
+class _PostgresError(Exception):
+    """What psycopg raises: an error with its SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "retryable"),
+    [("54000", False), ("22021", False), ("53100", True), ("08006", True)],
+)
+def test_an_operational_error_is_retried_only_when_it_may_pass(
+    engine, monkeypatch, sqlstate: str, retryable: bool
+) -> None:
+    """A value past one of PostgreSQL's limits fails for ever: no 503 for exporters to retry."""
+    error = OperationalError("x", {}, _PostgresError(sqlstate))
+    monkeypatch.setattr(store, "write", _failing(error))
+    writer = Writer(engine, 1000)
+    writer.start()
+    try:
+        with pytest.raises(WriteFailed) as caught:
+            writer.submit("traces", _batch()).result(timeout=10)
+        assert caught.value.retryable is retryable
+    finally:
+        writer.close()
+
+
 def test_data_the_database_refuses_is_not_retried(engine, monkeypatch) -> None:
     monkeypatch.setattr(store, "write", _failing(IntegrityError("x", {}, Exception("bad row"))))
     writer = Writer(engine, 1000)
