@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from app import __version__, retention
 from app.auth import TokenAuth
 from app.database import open_database
+from app.decoding import Decoder
 from app.hosts import HostCheck, default_allowed_hosts
 from app.routes import api, login, pages, receiver
 from app.security_headers import SecurityHeaders
@@ -55,14 +55,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # new spans come; a failure was logged by the writer and must not stop the collector.
         with contextlib.suppress(Exception):
             await asyncio.wrap_future(app.state.writer.maintain())
-        # Decoding is Python work that holds the GIL, as does much of the writer's: one
-        # thread decodes, off the event loop. More threads only took turns with the writer
-        # (measured: one thread ingests 12-15% more than four, bench/README.md).
-        app.state.decoder = ThreadPoolExecutor(1, thread_name_prefix="spyglass-decode")
+        # Off the event loop, in a worker process unless told otherwise (app.decoding).
+        app.state.decoder = Decoder(settings.decode_processes)
         try:
             yield
         finally:
-            app.state.decoder.shutdown(wait=True)
+            app.state.decoder.close()
             app.state.writer.close()
             if owned:
                 app.state.engine.dispose()

@@ -72,6 +72,10 @@ class OtlpError(Exception):
         self.status = status
         self.message = message
 
+    def __reduce__(self) -> tuple:
+        # Raised in a decoding worker process, it is pickled back to the receiver whole.
+        return (type(self), (self.status, self.message))
+
 
 # --- content negotiation and compression -----------------------------------------------------
 

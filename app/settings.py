@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         ge=1,
         description="spans waiting to be written before new exports get 503 and Retry-After",
     )
+    decode_processes: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="worker processes that decode OTLP requests; 0 decodes in a thread of the"
+        " collector's process",
+    )
     access_log: bool = Field(False, description="log every HTTP request")
     retention_days: float | None = Field(
         None,

@@ -47,6 +47,18 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """The proportional set size: each page shared with other processes (the worker forked
+    from its server, the libraries) counted once across them, as RSS summed would not."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _process_tree(pid: int) -> list[int]:
     """`pid` and its descendants, in case the collector runs workers."""
     found, todo = [], [pid]
@@ -60,12 +72,13 @@ def _process_tree(pid: int) -> list[int]:
 
 
 class RssSampler:
-    """Samples the RSS of a process and its children every `interval` seconds."""
+    """Samples the RSS and PSS of a process and its children every `interval` seconds."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self.processes = 1
         self.samples = 0
         self._stop = threading.Event()
@@ -76,6 +89,7 @@ class RssSampler:
             tree = _process_tree(self.pid)
             self.processes = max(self.processes, len(tree))
             self.peak_kb = max(self.peak_kb, sum(_status_kb(pid, "VmRSS") for pid in tree))
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(pid) for pid in tree))
             self.samples += 1
             self._stop.wait(self.interval)
 
@@ -240,7 +254,8 @@ def main() -> None:
         tree = f", {sampler.processes} processes" if sampler.processes > 1 else ""
         print(
             f"collector RSS: peak sampled {sampler.peak_kb / 1024:.0f} MB ({sampler.samples}"
-            f" samples every 0.1 s{tree}), VmHWM {hwm_kb / 1024:.0f} MB"
+            f" samples every 0.1 s{tree}), VmHWM {hwm_kb / 1024:.0f} MB (main process);"
+            f" PSS peak {sampler.peak_pss_kb / 1024:.0f} MB (shared pages counted once)"
         )
     if size is not None:
         print(

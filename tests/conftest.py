@@ -195,7 +195,10 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # Decoding in a thread: a worker process per in-process app would cost each test a fork,
+    # and monkeypatched functions would not reach it. The collector processes of tests/e2e
+    # decode in worker processes, as users' do, and tests/app/test_decoding.py tests them.
+    return Settings(database_url=database_url, decode_processes=0)
 
 
 @pytest.fixture

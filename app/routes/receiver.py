@@ -9,18 +9,27 @@ behind. A 200 is sent only once the batch is committed.
 from __future__ import annotations
 
 import asyncio
+import random
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app import ingest, otlp
+from app import otlp
+from app.decoding import DecoderRestarted
 from app.writer import Overloaded, WriteFailed
 
 router = APIRouter(tags=["OTLP receiver"])
 
-RETRY_AFTER_SECONDS = "1"
-# OTLP exporters retry 503 after Retry-After.
-RETRY = {"Retry-After": RETRY_AFTER_SECONDS}
+# OTLP exporters retry a 503 after exactly Retry-After seconds. Spread over a few seconds, the
+# exporters refused together do not all come back together, each wave to meet a full queue
+# again until their retries run out (seen with 48 exporters on a slowed store).
+RETRY_AFTER_SECONDS = (1, 3)
+
+
+def _retry() -> dict[str, str]:
+    return {"Retry-After": str(random.randint(*RETRY_AFTER_SECONDS))}
+
+
 NOUNS = {"traces": "span", "logs": "log record"}
 
 
@@ -60,17 +69,13 @@ async def _export(request: Request, signal: str) -> Response:
         message = f"body is larger than the limit of {limit} bytes"
         return _reply(fmt, 413, otlp.error_reply(fmt, 413, message))
     try:
-        batch = await asyncio.get_running_loop().run_in_executor(
-            state.decoder,
-            ingest.decode,
-            signal,
-            body,
-            fmt,
-            request.headers.get("content-encoding"),
-            limit,
+        batch = await state.decoder.decode(
+            signal, body, fmt, request.headers.get("content-encoding"), limit
         )
     except otlp.OtlpError as exc:
         return _reply(fmt, exc.status, otlp.error_reply(fmt, exc.status, exc.message))
+    except DecoderRestarted as exc:
+        return _reply(fmt, 503, otlp.error_reply(fmt, 503, str(exc)), **_retry())
 
     noun = NOUNS.get(signal, "")
     message = batch.error_message(noun)
@@ -84,11 +89,11 @@ async def _export(request: Request, signal: str) -> Response:
             await asyncio.shield(asyncio.wrap_future(state.writer.submit(signal, batch)))
         except Overloaded as exc:
             text = f"collector is busy ({exc}); retry later"
-            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **RETRY)
+            return _reply(fmt, 503, otlp.error_reply(fmt, 503, text), **_retry())
         except WriteFailed as exc:
             # Worth a retry only when the database may take the same batch later.
             if exc.retryable:
-                return _reply(fmt, 503, otlp.error_reply(fmt, 503, str(exc)), **RETRY)
+                return _reply(fmt, 503, otlp.error_reply(fmt, 503, str(exc)), **_retry())
             return _reply(fmt, 400, otlp.error_reply(fmt, 400, str(exc)))
     return _reply(fmt, 200, otlp.success_reply(signal, fmt, batch.rejected, message))
 

@@ -720,3 +720,10 @@ def test_decoding_runs_off_the_event_loop(
         background.join(WAIT_SECONDS)
     assert [reply.status_code for reply in replies] == [200]
     assert len(stored_spans(client, item.trace_id)) == 1
+
+
+def test_retry_after_is_spread_so_refused_exporters_do_not_return_together() -> None:
+    from app.routes.receiver import _retry
+
+    waits = {int(_retry()["Retry-After"]) for _ in range(200)}
+    assert waits == {1, 2, 3}

@@ -1,0 +1,78 @@
+"""Where requests are decoded: in a worker process by default, off the event loop either way.
+
+Decoding (`app.ingest.decode`: gunzip, protobuf, the conventions, the search text, the chunks)
+is Python work that holds the GIL for its whole length, as much of the writer's does. In a
+thread of the collector's process the two took turns on one core; in a worker process the
+decoding runs on another core while the writer commits (bench/README.md: 1.4× the spans/s on
+two cores). The worker is forked from a small server process that has imported only
+`app.ingest`, so it costs tens of megabytes, not a copy of the collector.
+
+A worker that dies (killed, or out of memory) breaks its pool: the requests it held, and the
+next ones, would all fail. `Decoder` replaces a broken pool and tells the sender to retry
+(`DecoderRestarted`, answered 503 with Retry-After), so one crash costs a retry, not the
+receiver.
+
+`processes=0` decodes in one thread of the collector's process instead: what the in-process
+tests use, since a monkeypatched function does not reach a worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from app import ingest, otlp
+
+log = logging.getLogger("spyglass.decoding")
+
+
+class DecoderRestarted(Exception):
+    """The decoding worker died with this request; it was replaced, so a retry will work."""
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers fork from a process that imported app.ingest alone (not the
+    # collector's __main__, which spawn would import again), and no thread of the collector
+    # is ever forked.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["app.ingest"])
+    return context
+
+
+class Decoder:
+    def __init__(self, processes: int) -> None:
+        self._processes = processes
+        self._lock = threading.Lock()
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> Executor:
+        if self._processes <= 0:
+            return ThreadPoolExecutor(1, thread_name_prefix="spyglass-decode")
+        return ProcessPoolExecutor(self._processes, mp_context=_context())
+
+    async def decode(
+        self, signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int
+    ) -> otlp.Batch:
+        """`ingest.decode` in a worker; raises what it raises, or DecoderRestarted."""
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, ingest.decode, signal, body, fmt, encoding, limit
+            )
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise DecoderRestarted("the decoding worker stopped; retry the request") from None
+
+    def _replace(self, broken: Executor) -> None:
+        with self._lock:
+            if self._executor is broken:  # not replaced already by another request
+                log.error("the decoding worker stopped; starting a new one")
+                self._executor = self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
