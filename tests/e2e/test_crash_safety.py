@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from app import long_values
+from app import long_values, queries
 from app.schema import spans
 from bench.llm_spans import AgentTraces
 from tests.collector_process import Collector
@@ -175,10 +175,14 @@ def check_spans(connection: sa.Connection, acked: dict[SpanKey, str]) -> None:
     """Every acknowledged span is there with its long values; every span there is readable."""
     stored: dict[SpanKey, str] = {}
     s = spans.c
-    rows = connection.execute(sa.select(s.trace_id, s.span_id, s.attributes, s.long_attributes))
-    for trace_id, span_id, short, packed in rows:
-        # A torn compressed value would fail here, for acknowledged spans or not.
-        stored[(trace_id, span_id)] = _long_digest(long_values.merge(short, packed))
+    rows = connection.execute(
+        sa.select(s.trace_id, s.span_id, s.attributes, s.long_attributes)
+    ).all()
+    # A torn compressed value would fail here, for acknowledged spans or not; a chunk that a
+    # span refers to and the database lacks reads as the marker.
+    for row, attributes in zip(rows, queries._attributes(connection, rows), strict=True):
+        assert long_values.MISSING_CHUNK not in attributes.values(), (row.trace_id, row.span_id)
+        stored[(row.trace_id, row.span_id)] = _long_digest(attributes)
     missing = acked.keys() - stored.keys()
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged spans are lost"
     changed = [key for key, digest in acked.items() if stored[key] != digest]
