@@ -80,6 +80,9 @@ class _Body:
 
         A loop, not recursion: a value may be nested as deep as a JSON parser goes.
         """
+        if isinstance(value, str) and not _looks_structured(value):
+            self.add(value, limit)  # most values: plain text, no walk
+            return
         stack = [value]
         while stack and not self.full:
             # Tool arguments and results often arrive as JSON text.
@@ -173,7 +176,10 @@ def search_pieces(name: str, attributes: dict[str, Any], scope_name: str = "") -
     # searchable too; documents are left out, since the conversation above already read the
     # messages and the rest (tool definitions, stream timelines) would match every call.
     for value in attributes.values():
-        if not _is_document(value):
+        if isinstance(value, str):
+            if not _looks_structured(value):
+                body.add(value, MAX_VALUE_CHARS)
+        elif not isinstance(value, dict | list):
             body.leaves(value, MAX_VALUE_CHARS)
     return body.pieces()
 
@@ -183,11 +189,9 @@ def _kind(value: dict[Any, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _is_document(value: Any) -> bool:
-    """A list or an object, or text that looks like one (see `structured`), unparsed."""
-    if isinstance(value, str):
-        return value.lstrip()[:1] in ("[", "{")
-    return isinstance(value, dict | list)
+def _looks_structured(text: str) -> bool:
+    """Text that looks like a JSON list or object (see `structured`), unparsed."""
+    return text.lstrip()[:1] in ("[", "{")
 
 
 # "a phrase", or a run of anything else up to a space or a quote.
