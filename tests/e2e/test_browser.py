@@ -12,30 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests import otlp_builders as otlp
 from tests.collector_process import Collector
 from tests.e2e import scenario
 from tests.fake_anthropic import FakeAnthropic
 
-CHROMIUM = "/usr/bin/chromium"
-# Chromium's own background traffic fails on a closed network; these keep it quiet.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(os.environ.get("SPYGLASS_TEST_ARTIFACTS", "test-artifacts"))
 HOSTILE = [
     '<script>alert("name")</script>',
@@ -48,16 +36,6 @@ HOSTILE_MARKDOWN = (
     "Read [the docs](javascript:alert(5)) and <b onclick=alert(6)>this</b>.\n\n"
     "<script>alert(7)</script>\n\n<iframe src=javascript:alert(8)></iframe>"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ other than web, mail, in-page and the page's own. A first test proves that these
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +27,12 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from app.security_headers import CONTENT_SECURITY_POLICY
 from tests import otlp_builders as otlp
 from tests.collector_process import Collector
 from tests.e2e.scenario import PIXEL_PNG
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.xss_payloads import (
     BREAKOUT_URL,
     BY_NAME,
@@ -150,16 +148,6 @@ class Probes:
         assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
         assert self.violations == [], f"the Content-Security-Policy refused: {self.violations}"
         assert self.errors == [], f"the page's script failed: {self.errors}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _watched_page(browser: Browser) -> tuple[Page, Probes]:
