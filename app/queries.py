@@ -185,6 +185,62 @@ def _matching_traces(dialect: str, q: str) -> Any:
     return found[0] if len(found) == 1 else sa.intersect(*found)
 
 
+# A term in this many spans is common (see `_search_page`).
+COMMON_TERM_SPANS = 2_000
+# The newest traces that `_search_page` walks before it falls back to collecting the matches.
+WALKED_TRACES = 5_000
+
+
+def _search_page(connection: sa.Connection, query: sa.Select, q: str, wanted: int) -> list[Any]:
+    """The rows of `query` (traces, newest first, at most `wanted`) with every term of `q`.
+
+    Two plans, chosen by how common the terms are. A rare term is best found through its
+    matches: collect the traces they belong to (`_matching_traces`), then sort those. A
+    common one (a word in a tenth of a million spans) is not: mapping each of its matches to
+    its trace costs in proportion to the matches, tens of milliseconds, before the newest 50
+    are kept. Then the newest traces are walked in order instead, each checked for each term
+    against the term's matches (read once from the index), and a page is found after a few
+    hundred. Common terms can still be rare together, so the walk stops after the newest
+    WALKED_TRACES; if they hold less than the page, the matches are collected after all.
+    """
+    t = traces.c
+    dialect = connection.dialect.name
+    if dialect == "sqlite" and _all_common(connection, q):
+        walked = query.where(
+            *(
+                sa.exists().where(span_search.c.trace_id == t.trace_id, condition)
+                for condition in _term_conditions(dialect, q)
+            )
+        )
+        window = query.with_only_columns(t.start_ns, t.trace_id).limit(1).offset(WALKED_TRACES)
+        boundary = connection.execute(window).first()
+        if boundary is not None:  # more traces than the walk may go through: stop there
+            walked = walked.where(sa.tuple_(t.start_ns, t.trace_id) > sa.tuple_(*boundary))
+        rows = connection.execute(walked).all()
+        if boundary is None or len(rows) == wanted:
+            return rows
+    found = query.where(t.trace_id.in_(_matching_traces(dialect, q)))
+    return connection.execute(found).all()
+
+
+def _all_common(connection: sa.Connection, q: str) -> bool:
+    """Whether every term of `q` is in COMMON_TERM_SPANS spans or more, counted on the FTS5
+    index up to that many and no further."""
+    count = sa.text(
+        "SELECT count(*) FROM (SELECT 1 FROM span_search_fts"
+        " WHERE span_search_fts MATCH :term LIMIT :enough)"
+    )
+    try:
+        expressions = search.fts_terms(q)
+    except ValueError as exc:
+        raise BadQuery(f"q: {exc}") from None
+    return all(
+        connection.execute(count, {"term": term, "enough": COMMON_TERM_SPANS}).scalar_one()
+        >= COMMON_TERM_SPANS
+        for term in expressions
+    )
+
+
 def matching_spans(connection: sa.Connection, trace_id: bytes, q: str) -> set[str]:
     """The ids (hex) of the spans of one trace whose search text has a term of `q`: where the
     words were said, since repeated history is indexed with the span it first appeared in."""
@@ -222,13 +278,14 @@ def list_traces(
                 )
             )
         )
-    if filters.q:
-        query = query.where(t.trace_id.in_(_matching_traces(connection.dialect.name, filters.q)))
     if cursor:
         start_ns, trace_id = _decode_cursor(cursor, "t", 3)
         query = query.where(sa.tuple_(t.start_ns, t.trace_id) < sa.tuple_(start_ns, trace_id))
     query = query.order_by(t.start_ns.desc(), t.trace_id.desc()).limit(limit + 1)
-    rows = connection.execute(query).all()
+    if filters.q:
+        rows = _search_page(connection, query, filters.q, limit + 1)
+    else:
+        rows = connection.execute(query).all()
     page, more = rows[:limit], len(rows) > limit
     next_cursor = _encode_cursor("t", page[-1].start_ns, page[-1].trace_id.hex()) if more else None
     return [trace_summary(row) for row in page], next_cursor

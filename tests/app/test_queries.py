@@ -65,11 +65,14 @@ def statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 
 
 def plan(engine: Engine, read: Callable[[sa.Connection], Any]) -> list[str]:
-    """EXPLAIN QUERY PLAN of the one statement `read` runs, exactly as it ran it."""
+    """EXPLAIN QUERY PLAN of the statement that reads the page, exactly as `read` ran it: the
+    last one. Before it, a search counts each term's matches on the index (capped), and the
+    walk of the newest traces finds where it would stop (`queries._search_page`)."""
     with statements(engine) as seen, engine.connect() as connection:
         read(connection)
-    assert len(seen) == 1, seen
-    statement, parameters = seen[0]
+    before = [s for s, _ in seen[:-1]]
+    assert all(s.startswith("SELECT count(*) FROM (SELECT 1 FROM") or "OFFSET" in s for s in before)
+    statement, parameters = seen[-1]
     with engine.connect() as connection:
         rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     return [row[-1] for row in rows]
@@ -127,6 +130,18 @@ def test_trace_search_looks_words_up_in_the_full_text_index(stored: Engine) -> N
     scans = [d.split()[:2] for d in details if d.startswith("SCAN")]
     assert scans == [["SCAN", "span_search_fts"]] * 2, details
     assert not any("json" in d for d in details), details
+
+
+@pytest.mark.sqlite_only  # SQLite's EXPLAIN QUERY PLAN
+def test_a_search_for_common_words_walks_the_start_index(
+    stored: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "COMMON_TERM_SPANS", 1)
+    filters = queries.TraceFilter(q="s1 s1")
+    details = plan(stored, lambda c: queries.list_traces(c, filters, 50))
+    assert_walks_index(details, "traces", "ix_traces_start")
+    # Each term's matches read once, not once per trace walked.
+    assert sum(d.startswith("LIST SUBQUERY") for d in details) == 2, details
 
 
 # --- text search -------------------------------------------------------------------------------

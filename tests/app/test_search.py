@@ -653,3 +653,74 @@ def test_search_has_every_word_of_the_conversation_the_viewer_shows(name: str) -
             assert not missing, (scenario, recorded.name, sorted(missing)[:10])
             checked += 1
     assert checked
+
+
+def _all_pages(engine: Engine, q: str, size: int, **filters: Any) -> list[list[str]]:
+    pages, cursor = [], None
+    with engine.connect() as connection:
+        while True:
+            page, cursor = queries.list_traces(
+                connection, queries.TraceFilter(q=q, **filters), size, cursor
+            )
+            pages.append([trace["name"] for trace in page])
+            if cursor is None:
+                return pages
+
+
+@pytest.mark.sqlite_only  # the plans are chosen on SQLite's FTS5 index
+@pytest.mark.parametrize(
+    ("q", "filters"),
+    [
+        ("common", {}),
+        ("common often", {}),
+        ("common rare", {}),  # common apart, rare together: the walk falls back
+        ("common", {"service": "b"}),
+        ("common", {"status": "error"}),
+        ('"common often"', {}),
+    ],
+)
+def test_walking_the_newest_traces_finds_what_collecting_the_matches_does(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, q: str, filters: dict[str, Any]
+) -> None:
+    """A common term's traces are found by walking the newest traces (`_search_page`): the
+    same pages, in the same order, as collecting every match, cursors and filters included."""
+    spans = [
+        span(
+            f"t{i}",
+            start_ns=BASE_NS + i // 3,  # ties on start time: the order breaks them by id
+            attributes={
+                "note": " ".join(
+                    ["common"] + (["often"] if i % 2 else []) + (["rare"] if i % 37 == 5 else [])
+                )
+            },
+            status=2 if i % 5 == 0 else 0,
+        )
+        for i in range(120)
+    ]
+    write(engine, request(*spans[:60], service="a"), request(*spans[60:], service="b"))
+    monkeypatch.setattr(queries, "COMMON_TERM_SPANS", 10**9)
+    collected = _all_pages(engine, q, 7, **filters)
+    monkeypatch.setattr(queries, "COMMON_TERM_SPANS", 5)
+    monkeypatch.setattr(queries, "WALKED_TRACES", 20)
+    walked = _all_pages(engine, q, 7, **filters)
+    assert walked == collected
+    assert sum(map(len, collected)) > 1
+
+
+@pytest.mark.sqlite_only
+def test_a_common_word_walks_the_newest_traces_and_a_rare_one_collects_its_matches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(engine, *(request(span(f"t{i}", attributes={"note": "common"})) for i in range(30)))
+    write(engine, request(span("odd one", attributes={"note": "rare"})))
+    monkeypatch.setattr(queries, "COMMON_TERM_SPANS", 10)
+    collected: list[str] = []
+    real = queries._matching_traces
+
+    def recording(dialect: str, q: str) -> Any:
+        collected.append(q)
+        return real(dialect, q)
+
+    monkeypatch.setattr(queries, "_matching_traces", recording)
+    assert len(found(engine, "common")) == 30 and collected == []
+    assert found(engine, "rare") == ["odd one"] and collected == ["rare"]
