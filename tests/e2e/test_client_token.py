@@ -39,7 +39,8 @@ APP = textwrap.dedent(
         reply = client.messages.create(
             model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "Hi"}]
         )
-        print(service, reply.content[0].text)
+        # One write of the whole line: the apps share the pipe, and print() writes in pieces.
+        os.write(1, f"{service} {reply.content[0].text}\\n".encode())
 
     children = {}
     for service, token_argument, token_variable in json.loads(os.environ["APPS"]):
