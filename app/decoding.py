@@ -12,6 +12,11 @@ next ones, would all fail. `Decoder` replaces a broken pool and tells the sender
 (`DecoderRestarted`, answered 503 with Retry-After), so one crash costs a retry, not the
 receiver.
 
+A worker must not outlive the collector. If the collector is killed (SIGKILL, the OOM killer),
+nothing tells its workers, which would wait for work for ever, and the forkserver with them
+(each worker holds the descriptor whose closing tells the forkserver to stop). So each worker
+watches the collector's process and exits with it (`_exit_with`).
+
 `processes=0` decodes in one thread of the collector's process instead: what the in-process
 tests use, since a monkeypatched function does not reach a worker process.
 """
@@ -21,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import select
 import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -39,8 +47,37 @@ def _context() -> multiprocessing.context.BaseContext:
     # collector's __main__, which spawn would import again), and no thread of the collector
     # is ever forked.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.ingest"])
+    context.set_forkserver_preload(["app.ingest", "app.decoding"])
     return context
+
+
+def _exit_with(collector_pid: int) -> None:
+    """A worker's initializer: a thread that ends the worker when the collector ends."""
+    threading.Thread(
+        target=_wait_for_exit, args=(collector_pid,), name="spyglass-parent-watch", daemon=True
+    ).start()
+
+
+def _wait_for_exit(pid: int) -> None:
+    try:
+        # Readable once the process has ended: exact, and no polling (Linux 5.3 and later).
+        descriptor = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        while _alive(pid):
+            time.sleep(1)
+    else:
+        select.select([descriptor], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Decoder:
@@ -52,7 +89,12 @@ class Decoder:
     def _new_executor(self) -> Executor:
         if self._processes <= 0:
             return ThreadPoolExecutor(1, thread_name_prefix="spyglass-decode")
-        return ProcessPoolExecutor(self._processes, mp_context=_context())
+        return ProcessPoolExecutor(
+            self._processes,
+            mp_context=_context(),
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
+        )
 
     async def decode(
         self, signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int
