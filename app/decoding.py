@@ -17,6 +17,9 @@ nothing tells its workers, which would wait for work for ever, and the forkserve
 (each worker holds the descriptor whose closing tells the forkserver to stop). So each worker
 watches the collector's process and exits with it (`_exit_with`).
 
+Where worker processes cannot start (no shared memory for their locks, as in some
+containers), the collector says so in its log and decodes in a thread.
+
 `processes=0` decodes in one thread of the collector's process instead: what the in-process
 tests use, since a monkeypatched function does not reach a worker process.
 """
@@ -87,14 +90,23 @@ class Decoder:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> Executor:
-        if self._processes <= 0:
-            return ThreadPoolExecutor(1, thread_name_prefix="spyglass-decode")
-        return ProcessPoolExecutor(
-            self._processes,
-            mp_context=_context(),
-            initializer=_exit_with,
-            initargs=(os.getpid(),),
+        if self._processes > 0:
+            try:
+                return ProcessPoolExecutor(
+                    self._processes,
+                    mp_context=_context(),
+                    initializer=_exit_with,
+                    initargs=(os.getpid(),),
+                )
+            except OSError as exc:  # no shared memory for its locks (some containers)
+                self._cannot_start_workers(exc)
+        return ThreadPoolExecutor(1, thread_name_prefix="spyglass-decode")
+
+    def _cannot_start_workers(self, exc: OSError) -> None:
+        log.warning(
+            "cannot start decoding worker processes (%s); decoding in a thread instead", exc
         )
+        self._processes = 0
 
     async def decode(
         self, signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int
@@ -102,12 +114,30 @@ class Decoder:
         """`ingest.decode` in a worker; raises what it raises, or DecoderRestarted."""
         executor = self._executor
         try:
-            return await asyncio.get_running_loop().run_in_executor(
+            # Submitting starts the pool's worker the first time, and fails at once when the
+            # pool is broken already.
+            future = asyncio.get_running_loop().run_in_executor(
                 executor, ingest.decode, signal, body, fmt, encoding, limit
             )
         except BrokenProcessPool:
-            self._replace(executor)
-            raise DecoderRestarted("the decoding worker stopped; retry the request") from None
+            raise self._restarted(executor) from None
+        except OSError as exc:  # its first worker could not start
+            if not isinstance(executor, ProcessPoolExecutor):
+                raise
+            with self._lock:
+                if self._executor is executor:
+                    self._cannot_start_workers(exc)
+                    self._executor = self._new_executor()
+            executor.shutdown(wait=False, cancel_futures=True)
+            return await self.decode(signal, body, fmt, encoding, limit)
+        try:
+            return await future
+        except BrokenProcessPool:
+            raise self._restarted(executor) from None
+
+    def _restarted(self, broken: Executor) -> DecoderRestarted:
+        self._replace(broken)
+        return DecoderRestarted("the decoding worker stopped; retry the request")
 
     def _replace(self, broken: Executor) -> None:
         with self._lock:

@@ -7,12 +7,14 @@ import asyncio
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from app import ingest, otlp
+from app import decoding, ingest, otlp
 from app.decoding import Decoder, DecoderRestarted
 from app.main import create_app
 from app.settings import Settings
@@ -77,3 +79,33 @@ def test_the_receiver_answers_a_dead_worker_with_503_then_stores_the_retry(
         assert retried.status_code == 200
         names = {s["name"] for s in client.get("/api/v1/spans").json()["spans"]}
         assert names == {"first", "second"}
+
+
+class _NoSharedMemory(ProcessPoolExecutor):
+    """A pool on a system without shared memory for its locks: it cannot be made."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+
+class _WorkersWillNotStart(ProcessPoolExecutor):
+    """A pool whose first worker cannot start: the error comes with the first request."""
+
+    def submit(self, *args: object, **kwargs: object) -> Any:
+        raise OSError(12, "Cannot allocate memory")
+
+
+@pytest.mark.parametrize("pool", [_NoSharedMemory, _WorkersWillNotStart])
+def test_without_worker_processes_it_decodes_in_a_thread_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, pool: type
+) -> None:
+    monkeypatch.setattr(decoding, "ProcessPoolExecutor", pool)
+    decoder = Decoder(1)
+    try:
+        batch = asyncio.run(decoder.decode("traces", _body("in a thread"), "protobuf", None, LIMIT))
+        again = asyncio.run(decoder.decode("traces", _body("and again"), "protobuf", None, LIMIT))
+    finally:
+        decoder.close()
+    assert [r["name"] for r in batch.records + again.records] == ["in a thread", "and again"]
+    assert isinstance(decoder._executor, ThreadPoolExecutor)
+    assert "decoding in a thread instead" in caplog.text
