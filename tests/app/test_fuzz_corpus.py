@@ -54,20 +54,12 @@ def test_the_corpus_covers_every_status_and_names_each_case_well() -> None:
     assert len(CASES) >= 50
 
 
-# Cases that fail today on one backend, as a strict xfail: fixing the bug makes them fail
-# until the entry goes.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {}
-
-
 @pytest.mark.parametrize("path", CASES, ids=[path.name for path in CASES])
 def test_each_corpus_case_gets_its_status(
-    client: TestClient, database_url: str, path: Path, request: pytest.FixtureRequest
+    client: TestClient, database_url: str, path: Path
 ) -> None:
     status, content_type, encoding = parse_name(path.name)
     postgres = database_url.startswith("postgresql")
-    known = KNOWN_FAILURES.get((path.name, "postgresql" if postgres else "sqlite"))
-    if known:
-        request.applymarker(pytest.mark.xfail(reason=known, strict=True))
     reply = check_export(client, path.read_bytes(), content_type, encoding, postgres=postgres)
     assert reply.status_code == status, reply.text[:500]
 
