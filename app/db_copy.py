@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from app import long_values, queries, store
+from app import long_values, queries, search_rows, store
 from app.database import DatabaseError, open_database, sqlite_path
 from app.schema import (
     chunks,
@@ -228,17 +228,11 @@ def _spans_with_chunks(read: sa.Connection) -> Writer:
 
 
 def _upsert_search_text(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
+    connection: sa.Connection, _table: sa.Table, rows: Sequence[dict[str, Any]]
 ) -> None:
     """As `store.write_search_text`: keyed by span, the destination assigning the id, and an
-    unchanged text not written again (on SQLite, triggers re-index every write)."""
-    statement = store._insert(connection, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["trace_id", "span_id"],
-        set_={"body": statement.excluded.body},
-        where=table.c.body.is_distinct_from(statement.excluded.body),
-    )
-    connection.execute(statement, list(rows))
+    unchanged text not written again."""
+    search_rows.replace(connection, rows)
 
 
 def _copy_described(

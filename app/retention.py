@@ -7,7 +7,7 @@ the same trace and never holds the writer for long: each piece is one transactio
 `CHUNK_TRACES` traces, or one bounded `incremental_vacuum`.
 
 A trace is its rows in every table of `TRACE_TABLES`, keyed by `trace_id`; SQLite's FTS5
-index follows `span_search` through its triggers. A trace goes whole, in one transaction.
+index follows `span_search` (`app.search_rows`). A trace goes whole, in one transaction.
 
 - **Age.** A trace's age is the end of its newest span (`traces.end_ns`), not its start: a
   long-running agent's trace keeps receiving spans, and dropping it by its start would leave
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from app import store
+from app import search_rows, store
 from app.schema import metadata, search_pieces, span_logs, span_search, spans, traces
 
 log = logging.getLogger("spyglass.retention")
@@ -112,8 +112,10 @@ def drop_traces(connection: sa.Connection, trace_ids: Sequence[bytes]) -> None:
             s.trace_id.in_(ids), s.llm_call_key.is_not(None)
         )
     ).all()
+    search_rows.delete_traces(connection, ids)
     for table in TRACE_TABLES:
-        connection.execute(table.delete().where(table.c.trace_id.in_(ids)))
+        if table is not span_search:
+            connection.execute(table.delete().where(table.c.trace_id.in_(ids)))
     if calls:
         rows = [{"llm_call_key": key, "start_ns": start} for key, start in calls]
         changed = store.link_calls(connection, rows) - set(ids)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from app import call_links, queries, search
+from app import call_links, queries, search, search_rows
 from app.otlp import Batch
 from app.schema import (
     chunks,
@@ -36,10 +36,10 @@ from app.schema import (
     scopes,
     search_pieces,
     span_logs,
-    span_search,
     spans,
     traces,
 )
+from app.stored_chunks import StoredChunks
 
 CHUNK = queries.CHUNK
 STATUS_ERROR = 2
@@ -160,9 +160,14 @@ def _by_key(batches: Iterable[Batch], *key: str) -> list[dict[str, Any]]:
 
 
 def write(
-    connection: sa.Connection, span_batches: Sequence[Batch], log_batches: Sequence[Batch] = ()
+    connection: sa.Connection,
+    span_batches: Sequence[Batch],
+    log_batches: Sequence[Batch] = (),
+    *,
+    stored_chunks: StoredChunks | None = None,
 ) -> None:
-    """Store several decoded requests in the caller's transaction."""
+    """Store several decoded requests in the caller's transaction; `stored_chunks` is the
+    writer's memory of the chunks it committed (`app.stored_chunks`), if it keeps one."""
     serialize_writers(connection)
     all_batches = [*span_batches, *log_batches]
     _insert_new(
@@ -172,7 +177,7 @@ def write(
         connection, scopes, {k: v for b in all_batches for k, v in b.scopes.items()}.values()
     )
     span_rows = _by_key(span_batches, "trace_id", "span_id")
-    write_chunks(connection, span_rows)
+    write_chunks(connection, span_rows, stored_chunks)
     # Keys that are not columns, such as "search_pieces", are left out of the insert.
     _upsert(connection, spans, span_rows)
     write_search_text(connection, span_rows)
@@ -200,9 +205,14 @@ def serialize_writers(connection: sa.Connection) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
 
 
-def write_chunks(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:
+def write_chunks(
+    connection: sa.Connection,
+    span_rows: Sequence[dict[str, Any]],
+    stored: StoredChunks | None = None,
+) -> None:
     """Store the chunks of the spans' long values that are new, and move forward the minute
-    of those already stored when a later span uses them (see `schema.chunks`)."""
+    of those already stored when a later span uses them (see `schema.chunks`); none that
+    `stored` knows are stored with their minute already."""
     newest: dict[bytes, tuple[int, bytes]] = {}
     for row in span_rows:
         minute = row["start_ns"] // MINUTE_NS
@@ -210,6 +220,10 @@ def write_chunks(connection: sa.Connection, span_rows: Sequence[dict[str, Any]])
             found = newest.get(digest)
             if found is None or found[0] < minute:
                 newest[digest] = (minute, data)
+    if stored is not None:
+        newest = {d: found for d, found in newest.items() if stored.needs_writing(d, found[0])}
+        for digest, (minute, _) in newest.items():
+            stored.written(digest, minute)
     upsert_chunks(
         connection,
         [
@@ -260,8 +274,7 @@ def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, A
     grows with what is new in each call, not with the whole history again. Search matches a
     trace when each of its terms is in some span of it (`queries._matching_traces`).
 
-    On SQLite triggers carry every change into the FTS5 index. An unchanged text (a retried
-    export) is not written again, so the index is not churned for nothing.
+    `app.search_rows` stores the texts and keeps SQLite's FTS5 index in step with them.
     """
     owners = _piece_owners(connection, span_rows)
     claims: list[dict[str, Any]] = []
@@ -286,19 +299,7 @@ def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, A
             emptied.append((trace, span))
     _insert_new(connection, search_pieces, claims)
 
-    def replace_changed(_columns: tuple[str, ...]) -> Any:
-        statement = _insert(connection, span_search)
-        return statement.on_conflict_do_update(
-            index_elements=["trace_id", "span_id"],
-            set_={"body": statement.excluded.body},
-            where=span_search.c.body.is_distinct_from(statement.excluded.body),
-        )
-
-    _executemany(connection, "replace changed", replace_changed, span_search, rows)
-    # Rare: a span exported again without the text it had, or with none at all.
-    key = sa.tuple_(span_search.c.trace_id, span_search.c.span_id)
-    for start in range(0, len(emptied), CHUNK):
-        connection.execute(span_search.delete().where(key.in_(emptied[start : start + CHUNK])))
+    search_rows.replace(connection, rows, emptied)
 
 
 def _piece_owners(

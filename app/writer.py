@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import store
 from app.otlp import Batch
+from app.stored_chunks import StoredChunks
 
 log = logging.getLogger("spyglass.writer")
 
@@ -115,6 +116,8 @@ class Writer:
         self._maintenance_waiters: list[Future] = []
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
         self._sqlite = engine.dialect.name == "sqlite"
+        # Used only on the writer's thread (see app.stored_chunks for why SQLite only).
+        self._stored_chunks = StoredChunks() if self._sqlite else None
         self._committed = threading.Event()
         self._stopping = threading.Event()
         self._checkpointer = threading.Thread(
@@ -223,6 +226,8 @@ class Writer:
         except BaseException as exc:  # the thread must outlive maintenance too
             log.exception("maintenance failed")
             more, error = False, exc
+        if self._stored_chunks is not None:
+            self._stored_chunks.forget()  # retention may have deleted chunks
         if more:
             return  # still due: the next step after the next group, or at once when idle
         self._maintenance_due = time.monotonic() + self._maintenance_interval
@@ -244,21 +249,28 @@ class Writer:
                     connection,
                     [job.batch for job in group if job.signal == "traces"],
                     [job.batch for job in group if job.signal == "logs"],
+                    stored_chunks=self._stored_chunks,
                 )
-        except OperationalError as exc:
-            if not _transient(exc):
-                self._refused(group, exc)
-                return
+        except BaseException as exc:
+            if self._stored_chunks is not None:
+                self._stored_chunks.discard()  # rolled back: none of it is stored
+            if not isinstance(exc, Exception):
+                raise
+            self._failed(group, exc)
+            return
+        if self._stored_chunks is not None:
+            self._stored_chunks.committed()
+        self._finish(group, None)
+
+    def _failed(self, group: list[_Job], exc: Exception) -> None:
+        if isinstance(exc, OperationalError) and _transient(exc):
             # Locked, full or unreachable: every batch of the group would fail the same way.
             log.warning(
                 "could not store %d batches, asking exporters to retry: %s", len(group), exc
             )
             self._finish(group, WriteFailed(f"the database is unavailable: {exc}", retryable=True))
-            return
-        except Exception as exc:
+        else:
             self._refused(group, exc)
-            return
-        self._finish(group, None)
 
     def _refused(self, group: list[_Job], exc: Exception) -> None:
         """The database refused the group's data: find the batch it refuses, so that one bad

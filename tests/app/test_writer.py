@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from google.rpc import status_pb2
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app import ingest, store
+from app import ingest, queries, store
 from app.writer import WriteFailed, Writer
 from tests import otlp_builders as otlp
 
@@ -183,3 +183,56 @@ def test_closing_the_writer_leaves_the_wal_empty(engine) -> None:
     assert wal.stat().st_size > 0
     writer.close()
     assert wal.stat().st_size == 0
+
+
+CHUNKED_TRACE = b"\x0c" * 16
+
+
+def _long_span(text: str, n: int):
+    """A span with one long attribute value, stored as chunks (app.long_values)."""
+    body = otlp.request(
+        otlp.span(
+            "chunked", trace=CHUNKED_TRACE, ident=n.to_bytes(8, "big"), attributes={"long": text}
+        )
+    ).SerializeToString()
+    return ingest.decode("traces", body, "protobuf", None, 1 << 20)
+
+
+def _stored_text(engine, n: int) -> str:
+    with engine.connect() as connection:
+        view = queries.get_span(connection, CHUNKED_TRACE, n.to_bytes(8, "big"))
+        return view["attributes"]["long"]
+
+
+def test_the_writer_never_skips_a_chunk_it_did_not_commit(engine, monkeypatch) -> None:
+    """The writer remembers the chunks it committed so as not to write them again
+    (app.stored_chunks): not those of a transaction that failed, nor after maintenance,
+    which may have deleted chunks."""
+    first, second = "first conversation " * 40, "second conversation " * 40
+    deleted = []
+
+    def retention_like() -> bool:
+        with engine.begin() as connection:
+            deleted.append(connection.execute(sa.text("delete from chunks")).rowcount)
+        return False
+
+    writer = Writer(engine, 1000, maintenance=retention_like, maintenance_interval_s=3600)
+    writer.start()
+    try:
+        writer.submit("traces", _long_span(first, 1)).result(timeout=10)
+        assert deleted == [0]  # maintenance ran once at start, before any chunk
+        # A transaction that writes the second text's chunks, then fails and rolls back.
+        real = store.recompute_traces
+        monkeypatch.setattr(store, "recompute_traces", _failing(OperationalError("x", {}, None)))
+        with pytest.raises(WriteFailed):
+            writer.submit("traces", _long_span(second, 2)).result(timeout=10)
+        monkeypatch.setattr(store, "recompute_traces", real)
+        writer.submit("traces", _long_span(second, 2)).result(timeout=10)
+        assert _stored_text(engine, 2) == second
+
+        writer.maintain().result(timeout=10)
+        assert deleted[-1] > 0
+        writer.submit("traces", _long_span(first, 3)).result(timeout=10)
+        assert _stored_text(engine, 3) == first
+    finally:
+        writer.close()

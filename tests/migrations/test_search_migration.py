@@ -1,4 +1,4 @@
-"""Migration 0003: the search table, SQLite's FTS5 index and triggers, and the backfill."""
+"""Migrations 0003 and 0011: the search table, SQLite's FTS5 index and its triggers, and the backfill."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_0003_indexes_the_spans_already_stored(empty_database_url: str) -> None:
 
 def test_the_triggers_keep_the_index_in_step_with_its_table(empty_database_url: str) -> None:
     engine = create_engine(empty_database_url)
-    migrate(engine)
+    migrate(engine, "0003")
     upsert = sa.text(
         "INSERT INTO span_search (trace_id, span_id, body) VALUES (:t, :s, :body)"
         " ON CONFLICT (trace_id, span_id) DO UPDATE SET body = excluded.body"
@@ -153,3 +153,35 @@ def test_only_the_fts5_tables_are_missing_from_the_schema_the_code_uses(
     assert {(kind, table.name) for kind, table in differences} == {
         ("remove_table", name) for name in FTS_TABLES
     }
+
+
+def _integrity_check(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO span_search_fts(span_search_fts, rank) VALUES ('integrity-check', 1)"
+            )
+        )
+
+
+def test_0011_hands_the_index_from_the_triggers_to_the_writer_and_back(
+    empty_database_url: str,
+) -> None:
+    """Revision 0011 drops the triggers (app.search_rows keeps the index in step); what they
+    indexed stays searchable, and going down brings them back."""
+    engine = create_engine(empty_database_url)
+    migrate(engine, "0010")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO span_search (trace_id, span_id, body) VALUES (:t, :s, :b)"),
+            {"t": b"t" * 16, "s": b"s" * 8, "b": "indexed by a trigger"},
+        )
+    migrate(engine, "0011")
+    assert _objects(engine, "trigger") == set()
+    assert _search(engine, "trigger") == {b"s" * 8}
+    _integrity_check(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0010")
+    assert _objects(engine, "trigger") == TRIGGERS
+    _integrity_check(engine)
+    engine.dispose()

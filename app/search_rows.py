@@ -1,0 +1,134 @@
+"""The rows of `span_search`, and on SQLite the FTS5 index over them, changed together.
+
+On SQLite `span_search_fts` is an external-content FTS5 index of `span_search.body`, kept in
+step here rather than by triggers (migration 0011 says why): every change of the table goes
+through `replace` or `delete_traces`, which make the same change in the index, each as one
+statement over all the rows, so that FTS5 gathers a whole batch into one segment. An index
+row is removed by giving FTS5 the text it indexed, so that text is read before it changes.
+
+On PostgreSQL the index is a generated column of the table, so the table is all there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from app.schema import span_search
+
+CHUNK = 500
+
+_INDEX = "INSERT INTO span_search_fts(rowid, body) VALUES (?, ?)"
+_UNINDEX = "INSERT INTO span_search_fts(span_search_fts, rowid, body) VALUES ('delete', ?, ?)"
+_UNINDEX_TRACES = sa.text(
+    "INSERT INTO span_search_fts(span_search_fts, rowid, body)"
+    " SELECT 'delete', id, body FROM span_search WHERE trace_id IN :ids"
+).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def replace(
+    connection: sa.Connection,
+    rows: Sequence[dict[str, Any]],
+    emptied: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Store the search text of spans (`rows` of trace_id, span_id and body), replacing any
+    stored for them, and remove the text of the spans in `emptied` (trace id, span id), which
+    now have none. An unchanged text is not written again, so a retried export does not
+    churn the index."""
+    if connection.dialect.name == "sqlite":
+        _replace_indexed(connection, rows, emptied)
+    else:
+        _replace_plain(connection, rows, emptied)
+
+
+def delete_traces(connection: sa.Connection, trace_ids: Sequence[bytes]) -> None:
+    """Delete the search text of every span of these traces."""
+    ids = list(trace_ids)
+    if connection.dialect.name == "sqlite":
+        connection.execute(_UNINDEX_TRACES, {"ids": ids})
+    connection.execute(span_search.delete().where(span_search.c.trace_id.in_(ids)))
+
+
+def _replace_indexed(
+    connection: sa.Connection,
+    rows: Sequence[dict[str, Any]],
+    emptied: Sequence[tuple[bytes, bytes]],
+) -> None:
+    stored = _stored(connection, [(r["trace_id"], r["span_id"]) for r in rows] + list(emptied))
+    new: list[tuple[int, bytes, bytes, str]] = []
+    changed: list[tuple[int, str, str]] = []  # id, old body, new body
+    gone: list[tuple[int, str]] = []  # id, old body
+    next_id = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM span_search").scalar()
+    for row in rows:
+        found = stored.get((row["trace_id"], row["span_id"]))
+        if found is None:
+            next_id += 1
+            new.append((next_id, row["trace_id"], row["span_id"], row["body"]))
+        elif found[1] != row["body"]:
+            changed.append((found[0], found[1], row["body"]))
+    for key in emptied:
+        found = stored.get(key)
+        if found is not None:
+            gone.append(found)
+    execute = connection.exec_driver_sql
+    if gone or changed:
+        execute(_UNINDEX, [*gone, *((ident, old) for ident, old, _ in changed)])
+    if gone:
+        execute("DELETE FROM span_search WHERE id = ?", [(ident,) for ident, _ in gone])
+    if changed:
+        execute(
+            "UPDATE span_search SET body = ? WHERE id = ?",
+            [(body, ident) for ident, _, body in changed],
+        )
+    if new:
+        execute("INSERT INTO span_search (id, trace_id, span_id, body) VALUES (?, ?, ?, ?)", new)
+    if new or changed:
+        execute(_INDEX, [(i, body) for i, *_, body in new] + [(i, b) for i, _, b in changed])
+
+
+def _stored(
+    connection: sa.Connection, keys: Sequence[tuple[bytes, bytes]]
+) -> dict[tuple[bytes, bytes], tuple[int, str]]:
+    """The id and text stored for each of these spans that has any.
+
+    Looked up by trace (SQLite does not search its index for a list of row values), then the
+    texts of the spans found, which only exports of spans already stored have.
+    """
+    s = span_search.c
+    wanted = set(keys)
+    traces = sorted({trace for trace, _ in wanted})
+    ids: dict[int, tuple[bytes, bytes]] = {}
+    for start in range(0, len(traces), CHUNK):
+        query = sa.select(s.trace_id, s.span_id, s.id).where(
+            s.trace_id.in_(traces[start : start + CHUNK])
+        )
+        ids.update(
+            {ident: (t, sp) for t, sp, ident in connection.execute(query) if (t, sp) in wanted}
+        )
+    found: dict[tuple[bytes, bytes], tuple[int, str]] = {}
+    known = sorted(ids)
+    for start in range(0, len(known), CHUNK):
+        query = sa.select(s.id, s.body).where(s.id.in_(known[start : start + CHUNK]))
+        found.update({ids[ident]: (ident, body) for ident, body in connection.execute(query)})
+    return found
+
+
+def _replace_plain(
+    connection: sa.Connection,
+    rows: Sequence[dict[str, Any]],
+    emptied: Sequence[tuple[bytes, bytes]],
+) -> None:
+    if rows:
+        statement = postgresql.insert(span_search)
+        statement = statement.on_conflict_do_update(
+            index_elements=["trace_id", "span_id"],
+            set_={"body": statement.excluded.body},
+            where=span_search.c.body.is_distinct_from(statement.excluded.body),
+        )
+        connection.execute(statement, list(rows))
+    key = sa.tuple_(span_search.c.trace_id, span_search.c.span_id)
+    for start in range(0, len(emptied), CHUNK):
+        connection.execute(span_search.delete().where(key.in_(emptied[start : start + CHUNK])))
