@@ -30,6 +30,7 @@ import re
 import struct
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -64,7 +65,9 @@ MISSING_CHUNK = "\N{REPLACEMENT CHARACTER}[spyglass: stored text missing]"
 # Neither is safe to share between threads: one of each per thread.
 _local = threading.local()
 _known_lock = threading.Lock()
-_known: dict[str, tuple[bytes, bytes]] = {}
+_known: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+KNOWN_KEYS = 4096
+_flattened_keys: dict[str, bool] = {}
 
 
 class Split(NamedTuple):
@@ -113,9 +116,23 @@ def _chunk(text: str) -> tuple[bytes, bytes]:
     with _known_lock:
         if len(_known) >= KNOWN_CHUNKS:
             # The oldest entry first: a finished conversation's chunks are not seen again.
-            _known.pop(next(iter(_known)), None)
+            # (An OrderedDict, since finding a plain dict's first key after many deletions
+            # walks past every deleted slot.)
+            _known.popitem(last=False)
         _known[text] = made
     return made
+
+
+def _flattened(key: str) -> bool:
+    """Whether `key` is one of a flattened list's (see `_FLATTENED`); remembered, since the
+    same few hundred keys come back in every span of an app."""
+    found = _flattened_keys.get(key)
+    if found is None:
+        found = _FLATTENED.search(key) is not None
+        if len(_flattened_keys) >= KNOWN_KEYS:
+            _flattened_keys.clear()
+        _flattened_keys[key] = found
+    return found
 
 
 def split(attributes: dict[str, Any]) -> Split:
@@ -123,7 +140,7 @@ def split(attributes: dict[str, Any]) -> Split:
     long = [
         (k, v) for k, v in attributes.items() if isinstance(v, str) and len(v) >= LONG_VALUE_CHARS
     ]
-    inline = {k: v for k, v in attributes.items() if _FLATTENED.search(k)}
+    inline = {k: v for k, v in attributes.items() if _flattened(k)}
     if not long and not inline:
         return Split(attributes, None, {})
     chunks: dict[bytes, bytes] = {}

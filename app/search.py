@@ -69,8 +69,12 @@ class _Body:
         return self.size >= MAX_BODY_CHARS
 
     def add(self, text: str, limit: int = MAX_BODY_CHARS) -> None:
-        text = text[:limit].strip()
-        if not text or self.full or text in self.seen or DATA_URL.match(text):
+        if len(text) > limit:
+            text = text[:limit]
+        text = text.strip()
+        if not text or self.full or text in self.seen:
+            return
+        if text.startswith("data:") and DATA_URL.match(text):
             return
         self.seen[text] = None
         self.size += len(text) + 1

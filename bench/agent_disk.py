@@ -18,6 +18,7 @@ message once should bring the ratio to 0.2× or less.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import random
 import sqlite3
@@ -95,6 +96,7 @@ def main() -> None:
         db = Path(tmp) / "data" / "spyglass.db"
         as_left = sum(p.stat().st_size for p in db.parent.glob("spyglass.db*"))
         count, disk = checkpointed(db)
+        tables = table_bytes(db)
     if count != len(spans):
         raise SystemExit(f"stored {count} spans, sent {len(spans)}: spans were lost")
 
@@ -113,6 +115,18 @@ def main() -> None:
         f" WAL checkpoint; {as_left / 1e6:.1f} MB as the collector left it)"
     )
     print(f"ratio: {disk / naive:.2f}× the naive size (target ≤ 0.2×)")
+    print(
+        "by table and index, bytes per span: "
+        + ", ".join(f"{name} {size / sent:,.0f}" for name, size in tables if size / sent >= 5)
+    )
+
+
+def table_bytes(db: Path) -> list[tuple[str, int]]:
+    """The bytes of each table and index of the database, largest first (SQLite's dbstat)."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        return connection.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
 
 
 if __name__ == "__main__":
