@@ -7,11 +7,13 @@ of calls 1 to 19 again: stored as they come, most of the database is repeated hi
 `split` takes every string of LONG_VALUE_CHARS or more out of a span's attributes and cuts it
 into chunks at content-defined places: after a `}` that `,{` or `]` follows, which in a JSON
 list of messages (or of parts) is where one ends, and wherever else it occurs, since any rule
-that depends only on the text cuts a repeated prefix the same way each time. Pieces shorter than MIN_CHUNK_CHARS are joined to the next, so a chunk is worth its
-key. Each chunk is stored once in the `chunks` table, zstd-compressed, keyed by a 16-byte
+that depends only on the text cuts a repeated prefix the same way each time. Pieces shorter
+than MIN_CHUNK_CHARS are joined to the next, so a chunk is worth its key. Each chunk is stored once in the `chunks` table, zstd-compressed, keyed by a 16-byte
 BLAKE2b digest of its text (`app.store`); a span keeps the order of all its keys and, for each
 long value, the digests of its chunks (`packed`). `merge` puts the values back, exactly as
-sent, from the texts of those chunks (`chunk_texts`).
+sent, from the texts of those chunks (`chunk_texts`). The short end of a list after its last
+cut is new in every call (the next call's list goes on past it), so it is kept with the span,
+in the compressed document, not as a chunk.
 
 A plain text (an OpenInference message's content) has no cut and is one chunk: repeated in
 every later call, it is still stored once.
@@ -146,8 +148,14 @@ def split(attributes: dict[str, Any]) -> Split:
     chunks: dict[bytes, bytes] = {}
     digests: list[bytes] = []
     counts: list[tuple[str, int]] = []
+    tails: dict[str, str] = {}
     for key, value in long:
         pieces = cut(value)
+        if len(pieces) > 1 and len(pieces[-1]) < MIN_CHUNK_CHARS:
+            # The end of a list that was cut: what came after its last cut. The next call
+            # sends the list with more after it, so this piece never comes back as it is;
+            # it goes in the compressed document rather than being a chunk of its own.
+            tails[key] = pieces.pop()
         counts.append((key, len(pieces)))
         for piece in pieces:
             digest, compressed = _chunk(piece)
@@ -158,7 +166,7 @@ def split(attributes: dict[str, Any]) -> Split:
     apart = {k for k, _ in long} | inline.keys()
     short = {k: v for k, v in attributes.items() if k not in apart}
     document = _compressor().compress(
-        orjson.dumps({"keys": list(attributes), "long": counts, "inline": inline})
+        orjson.dumps({"keys": list(attributes), "long": counts, "inline": inline, "tails": tails})
     )
     packed = b"".join((CHUNKED_MAGIC, _LENGTH.pack(len(document)), document, *digests))
     return Split(short, packed, chunks)
@@ -204,6 +212,7 @@ def merge(
     if packed.startswith(CHUNKED_MAGIC):
         document, digests = _chunked(packed)
         texts = chunk_texts or {}
+        tails = document.get("tails", {})  # absent from spans stored before tails
         long, position = {}, 0
         for key, count in document["long"]:
             parts = []
@@ -211,7 +220,7 @@ def merge(
                 digest = digests[position : position + DIGEST_BYTES]
                 position += DIGEST_BYTES
                 parts.append(texts.get(digest, MISSING_CHUNK))
-            long[key] = "".join(parts)
+            long[key] = "".join(parts) + tails.get(key, "")
         long.update(document.get("inline", {}))
     else:
         if packed[:4] == ZSTD_MAGIC:

@@ -142,9 +142,11 @@ def test_repeated_history_is_stored_once_and_every_span_reads_whole(
         stored = connection.execute(sa.select(chunks.c.data)).scalars().all()
         row = connection.execute(sa.select(spans.c.attributes).limit(1)).one()
     assert "gen_ai.input.messages" not in row.attributes
-    # Each message once, and the list's tail: what call 8 alone sends.
+    # Each message once; the list's short tail after its last cut stays with each span.
     texts = sorted(long_values.chunk_text(data) for data in stored)
-    assert texts == sorted(long_values.cut(_history(8)))
+    *cut, tail = long_values.cut(_history(8))
+    assert len(tail) < long_values.MIN_CHUNK_CHARS
+    assert texts == sorted(cut)
     sent = sum(len(_history(n)) for n in range(1, 9))
     assert sum(len(data) for data in stored) < sent / 4
     for n, call in enumerate(calls, start=1):
@@ -183,3 +185,15 @@ def test_a_span_with_a_nul_key_and_a_long_value_reads_on_every_backend(
     assert found.status_code == 200
     assert found.json()["attributes"]["v"] == "w" * 999
     assert set(found.json()["attributes"]) in ({"k\x00", "v"}, {"k\ufffd", "v"})
+
+
+def test_only_the_tail_of_a_cut_list_stays_with_the_span() -> None:
+    """A list's end after its last cut is new in every call, so it is no chunk; a value with
+    no cut at all (a message's text, sent again by every later call) is one, however short."""
+    plain = "a message sent again and again " * 10
+    split = long_values.split({"messages": _history(8), "content": plain})
+    texts = {long_values.chunk_text(data) for data in split.chunks.values()}
+    *cut, tail = long_values.cut(_history(8))
+    assert texts == {*cut, plain}
+    assert tail not in texts
+    assert long_values.restore(split) == {"messages": _history(8), "content": plain}
