@@ -16,8 +16,8 @@ checks that the two agree.
   spans refer to them by digest (`app.long_values`).
 - `span_search` holds the text of each span that search looks in (`app.search`), written with
   the span. On SQLite the migrations also create `span_search_fts`, an FTS5 index over its
-  `body` kept in step by triggers; it is not declared here, since SQLAlchemy has no words for
-  a virtual table and PostgreSQL has none.
+  `body`, which `app.search_rows` keeps in step; it is not declared here, since SQLAlchemy
+  has no words for a virtual table and PostgreSQL has none.
 """
 
 from __future__ import annotations

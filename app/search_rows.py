@@ -92,27 +92,22 @@ def _replace_indexed(
 def _stored(
     connection: sa.Connection, keys: Sequence[tuple[bytes, bytes]]
 ) -> dict[tuple[bytes, bytes], tuple[int, str]]:
-    """The id and text stored for each of these spans that has any.
+    """The id and text stored for each of these spans that has any (SQLite).
 
-    Looked up by trace (SQLite does not search its index for a list of row values), then the
-    texts of the spans found, which only exports of spans already stored have.
+    A join against the keys as a VALUES list, which SQLite answers with one probe of the
+    (trace_id, span_id) index per key; for `(trace_id, span_id) IN (...)` it scans the index.
     """
-    s = span_search.c
-    wanted = set(keys)
-    traces = sorted({trace for trace, _ in wanted})
-    ids: dict[int, tuple[bytes, bytes]] = {}
-    for start in range(0, len(traces), CHUNK):
-        query = sa.select(s.trace_id, s.span_id, s.id).where(
-            s.trace_id.in_(traces[start : start + CHUNK])
-        )
-        ids.update(
-            {ident: (t, sp) for t, sp, ident in connection.execute(query) if (t, sp) in wanted}
-        )
     found: dict[tuple[bytes, bytes], tuple[int, str]] = {}
-    known = sorted(ids)
-    for start in range(0, len(known), CHUNK):
-        query = sa.select(s.id, s.body).where(s.id.in_(known[start : start + CHUNK]))
-        found.update({ids[ident]: (ident, body) for ident, body in connection.execute(query)})
+    for start in range(0, len(keys), CHUNK):
+        part = keys[start : start + CHUNK]
+        values = ", ".join(["(?, ?)"] * len(part))
+        rows = connection.exec_driver_sql(
+            "SELECT s.trace_id, s.span_id, s.id, s.body"  # noqa: S608 - placeholders only
+            f" FROM (VALUES {values}) AS k"
+            " JOIN span_search AS s ON s.trace_id = k.column1 AND s.span_id = k.column2",
+            tuple(value for key in part for value in key),
+        )
+        found.update({(t, sp): (ident, body) for t, sp, ident, body in rows})
     return found
 
 

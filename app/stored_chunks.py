@@ -16,8 +16,8 @@ retention would go unseen.
 
 from __future__ import annotations
 
-# About 150 bytes each: a few MB, while an agent's active conversations need far fewer.
-CAPACITY = 16_384
+# About 150 bytes each, a MB or so: an agent load's active conversations use a few thousand.
+CAPACITY = 8192
 
 
 class StoredChunks:
