@@ -5,7 +5,8 @@ figures are the SDK's own cost plus what instrumentation adds, with no network n
 to a real BatchSpanProcessor whose exporter drops them, as a collector that keeps up would.
 Each mode runs interleaved rounds and reports the median per call; the overhead is the
 difference from the bare client. When `logfire` is importable, its `instrument_anthropic` is
-measured the same way.
+measured the same way, in processes alternating with Spyglass's, and the ratio of the two
+overheads printed.
 
     .venv/bin/python bench/client_overhead.py --calls 2000
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -163,22 +165,51 @@ def run_mode(mode: str, calls: int, rounds: int) -> None:
     provider.shutdown()
 
 
+OVERHEAD = re.compile(r"^(\w+)\s+(non-streamed|streamed).*overhead\s+([+-]\d+) µs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=3,
+        help="processes of each instrumentation, alternating, when both are measured",
+    )
     parser.add_argument("--mode", choices=["spyglass", "logfire"], help="run one mode only")
     args = parser.parse_args()
     if args.mode:
         run_mode(args.mode, args.calls, args.rounds)
         return
     # Each instrumentation in a process of its own: Logfire's configure() changes the process.
+    # The machine's speed drifts between processes, so with both, they alternate, and the
+    # ratio is of the medians.
     modes = ["spyglass"] + (["logfire"] if importlib.util.find_spec("logfire") else [])
-    for mode in modes:
-        command = [sys.executable, __file__, "--mode", mode, "--calls", str(args.calls)]
-        subprocess.run([*command, "--rounds", str(args.rounds)], check=True)
+    repeats = args.processes if len(modes) > 1 else 1
+    overheads: dict[tuple[str, str], list[int]] = {}
+    for _ in range(repeats):
+        for mode in modes:
+            command = [sys.executable, __file__, "--mode", mode, "--calls", str(args.calls)]
+            done = subprocess.run(
+                [*command, "--rounds", str(args.rounds)], check=True, capture_output=True, text=True
+            )
+            for line in done.stdout.splitlines():
+                print(line, flush=True)
+                found = OVERHEAD.match(line)
+                if found:
+                    overheads.setdefault((found[1], found[2]), []).append(int(found[3]))
+    if len(modes) > 1:
+        for kind in ("non-streamed", "streamed"):
+            ours = statistics.median(overheads[("spyglass", kind)])
+            theirs = statistics.median(overheads[("logfire", kind)])
+            print(
+                f"ratio, {kind}: spyglass / logfire overhead {ours / theirs:.2f}×"
+                f" (medians of {repeats} processes each: {ours:+.0f} / {theirs:+.0f} µs)"
+            )
 
 
 if __name__ == "__main__":
