@@ -152,6 +152,12 @@ def test_expired_traces_go_from_every_table_and_from_search(engine: Engine, rnd)
     assert _found(engine, "recent") == set(new)
     assert all(_rows_of(engine, new).values())
     if engine.dialect.name == "sqlite":
+        # The FTS5 index holds exactly what span_search holds: no word of a dropped span
+        # is left in it (search alone would not tell, as it joins the index to the table).
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO span_search_fts(span_search_fts, rank) VALUES ('integrity-check', 1)"
+            )
         # Half the traces went: the file gives back well over a third of itself.
         assert _disk_bytes(engine) < disk_before * 0.65, (disk_before, _disk_bytes(engine))
 
