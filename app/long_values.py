@@ -60,7 +60,9 @@ _CUT = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")
 # The digests and compressed data of chunks seen lately, by their text: history comes back in
 # every call of a conversation, and hashing and compressing it again each time would cost
 # more than the rest of `split`. A hit costs a dict lookup (the text's hash and one compare).
-KNOWN_CHUNKS = 8192
+# On the ingest bench's agent loops, 2,048 hit as often as 8,192 (74%), for a quarter of
+# the memory: a conversation's history comes back within a few batches.
+KNOWN_CHUNKS = 2048
 # A value whose chunk is missing (it should never be) reads as this rather than failing.
 MISSING_CHUNK = "\N{REPLACEMENT CHARACTER}[spyglass: stored text missing]"
 
