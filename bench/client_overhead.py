@@ -202,6 +202,11 @@ def main() -> None:
                 found = OVERHEAD.match(line)
                 if found:
                     overheads.setdefault((found[1], found[2]), []).append(int(found[3]))
+    for (mode, kind), found in overheads.items():
+        print(
+            f"median {mode} {kind} overhead {statistics.median(found):+.0f} µs per call"
+            f" ({len(found)} processes)"
+        )
     if len(modes) > 1:
         for kind in ("non-streamed", "streamed"):
             ours = statistics.median(overheads[("spyglass", kind)])
