@@ -13,7 +13,9 @@ BLAKE2b digest of its text (`app.store`); a span keeps the order of all its keys
 long value, the digests of its chunks (`packed`). `merge` puts the values back, exactly as
 sent, from the texts of those chunks (`chunk_texts`). The short end of a list after its last
 cut is new in every call (the next call's list goes on past it), so it is kept with the span,
-in the compressed document, not as a chunk.
+in the compressed document, not as a chunk; so is a value that holds a call's whole response
+(`WHOLE_RESPONSES`), which no later call sends again as it is. Each chunk costs the writer a
+page written at a random place of the digest-keyed table, so a chunk nothing shares is waste.
 
 A plain text (an OpenInference message's content) has no cut and is one chunk: repeated in
 every later call, it is still stored once.
@@ -53,6 +55,13 @@ _LENGTH = struct.Struct(">I")
 # hundreds, repeating their history's. Their values go in the packed document, compressed,
 # whatever their length; nobody filters spans by the role of their fourth message.
 _FLATTENED = re.compile(r"\.\d+(?:\.|$)")
+# Values that hold a call's response whole: no later call sends one again as it is (the next
+# call's history holds the reply re-serialised inside its list of messages, cut elsewhere), so
+# as chunks they would be rows nothing shares, each at a random place in the digest-keyed
+# table. They go in the compressed document, however long.
+WHOLE_RESPONSES = frozenset(
+    {"gen_ai.output.messages", "output.value", "response_data", "spyglass.stream.timeline"}
+)
 # The end of an object that another follows in a list, or that ends a list: where a message
 # or a part ends. Cutting before the list's `]` too keeps the last message's chunk the same
 # when the next call adds a message after it.
@@ -141,10 +150,16 @@ def _flattened(key: str) -> bool:
 
 def split(attributes: dict[str, Any]) -> Split:
     """The short attributes, the long ones packed as digests, and the chunks they refer to."""
-    long = [
-        (k, v) for k, v in attributes.items() if isinstance(v, str) and len(v) >= LONG_VALUE_CHARS
-    ]
-    inline = {k: v for k, v in attributes.items() if _flattened(k)}
+    long: list[tuple[str, str]] = []
+    inline: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if isinstance(value, str) and len(value) >= LONG_VALUE_CHARS:
+            if key in WHOLE_RESPONSES:
+                inline[key] = value
+            else:
+                long.append((key, value))
+        elif _flattened(key):
+            inline[key] = value
     if not long and not inline:
         return Split(attributes, None, {})
     chunks: dict[bytes, bytes] = {}
@@ -163,8 +178,6 @@ def split(attributes: dict[str, Any]) -> Split:
             digest, compressed = _chunk(piece)
             digests.append(digest)
             chunks[digest] = compressed
-    for key, _ in long:
-        inline.pop(key, None)
     apart = {k for k, _ in long} | inline.keys()
     short = {k: v for k, v in attributes.items() if k not in apart}
     document = _compressor().compress(

@@ -197,3 +197,21 @@ def test_only_the_tail_of_a_cut_list_stays_with_the_span() -> None:
     assert texts == {*cut, plain}
     assert tail not in texts
     assert long_values.restore(split) == {"messages": _history(8), "content": plain}
+
+
+def test_a_whole_response_stays_with_its_span() -> None:
+    """A call's response is never sent again as it is (the next call re-serialises it inside
+    its history), so it goes in the span's compressed document, not in chunks."""
+    attributes = {
+        "gen_ai.input.messages": _history(8),
+        "gen_ai.output.messages": _history(3),
+        "output.value": '{"content": "' + "answer " * 200 + '"}',
+        "short": "kept plain",
+    }
+    split = long_values.split(attributes)
+    texts = {long_values.chunk_text(data) for data in split.chunks.values()}
+    *cut, _tail = long_values.cut(_history(8))
+    assert texts == set(cut)
+    assert split.short == {"short": "kept plain"}
+    assert long_values.restore(split) == attributes
+    assert list(long_values.restore(split)) == list(attributes)
