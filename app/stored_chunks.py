@@ -16,6 +16,8 @@ retention would go unseen.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 # About 150 bytes each, a MB or so: an agent load's active conversations use a few thousand.
 CAPACITY = 8192
 
@@ -23,7 +25,8 @@ CAPACITY = 8192
 class StoredChunks:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._capacity = capacity
-        self._minutes: dict[bytes, int] = {}  # digest -> newest minute committed, oldest first
+        # digest -> newest minute committed, oldest first
+        self._minutes: OrderedDict[bytes, int] = OrderedDict()
         self._pending: dict[bytes, int] = {}  # written in the open transaction
 
     def needs_writing(self, digest: bytes, minute: int) -> bool:
@@ -40,7 +43,9 @@ class StoredChunks:
             self._minutes[digest] = minute
         self._pending.clear()
         while len(self._minutes) > self._capacity:
-            del self._minutes[next(iter(self._minutes))]
+            # An OrderedDict: a plain dict's first key, after many deletions, is found by
+            # walking past every deleted slot.
+            self._minutes.popitem(last=False)
 
     def discard(self) -> None:
         """The open transaction was rolled back: what it wrote is not stored."""
