@@ -17,9 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from app.queries import CHUNK
 from app.schema import span_search
-
-CHUNK = 500
 
 _INDEX = "INSERT INTO span_search_fts(rowid, body) VALUES (?, ?)"
 _UNINDEX = "INSERT INTO span_search_fts(span_search_fts, rowid, body) VALUES ('delete', ?, ?)"
