@@ -3,6 +3,8 @@ rebuilds a message from raw stream events (plain dicts here, as the API sends th
 
 from __future__ import annotations
 
+import json
+from random import Random
 from typing import Any
 
 import pytest
@@ -61,6 +63,19 @@ def test_a_long_timeline_is_bounded_and_keeps_the_first_and_last_chunk(count: in
     assert stride > 1 and stride & (stride - 1) == 0  # a power of two
     inner = points[:-1] if points[-1][0] % stride else points
     assert [offset for offset, _ in inner] == [float(n * stride) for n in range(len(inner))]
+
+
+def test_the_timeline_as_json_is_its_points_rounded_to_the_microsecond() -> None:
+    timeline = Timeline(limit=64)
+    random = Random(3)
+    offset = 0.0
+    for chars in range(1, 500):
+        offset += random.uniform(0, 80)
+        timeline.add(offset, chars)
+    timeline.add(offset + 0.0004999, 500)  # the last chunk, off the stride
+
+    assert json.loads(timeline.json()) == timeline.result()
+    assert Timeline().json() == "[]"
 
 
 # --- Accumulator ---------------------------------------------------------------------------------

@@ -42,34 +42,42 @@ class Timeline:
         self.limit = limit
         self.points: list[tuple[float, int]] = []
         self.stride = 1
-        self.count = 0
+        self.count = 0  # chunks added
+        self.next_kept = 1  # the count of the next chunk to keep in `points`
         self.last: tuple[float, int] | None = None
 
     def add(self, offset_ms: float, chars: int) -> None:
-        self.last = (offset_ms, chars)
-        if self.count % self.stride == 0:
-            self.points.append(self.last)
-            if len(self.points) > self.limit:
-                self.points = self.points[::2]
-                self.stride *= 2
+        self.last = last = (offset_ms, chars)
         self.count += 1
+        if self.count < self.next_kept:
+            return
+        self.next_kept += self.stride
+        points = self.points
+        points.append(last)
+        if len(points) > self.limit:
+            self.points = points[::2]
+            self.stride *= 2
+            # The kept points are every stride-th chunk from the first: the next one is the
+            # first multiple of the new stride after the last kept.
+            self.next_kept = (self.count - 1) // self.stride * self.stride + self.stride + 1
 
-    def result(self) -> list[list[float]]:
+    def json(self) -> str:
+        """`result()` as compact JSON, written directly: a long stream has hundreds of points,
+        and this runs on the caller's thread as its stream ends."""
+        return "[" + ",".join([f"[{offset:.3f},{chars}]" for offset, chars in self._kept()]) + "]"
+
+    def _kept(self) -> list[tuple[float, int]]:
         points = list(self.points)
         if self.last is not None and points[-1] != self.last:
             points.append(self.last)
-        return [[round(offset, 3), chars] for offset, chars in points]
+        return points
 
-
-def _get(value: Any, name: str) -> Any:
-    """A field of an SDK event object, or of the same event written as a dict."""
-    if type(value) is dict:
-        return value.get(name)
-    return getattr(value, name, None)
+    def result(self) -> list[list[float]]:
+        return [[round(offset, 3), chars] for offset, chars in self._kept()]
 
 
 class _View(dict):
-    """A delta written as a dict (in tests, or by a caller), read like the SDK's objects."""
+    """An event written as a dict (in tests, or by a caller), read like the SDK's objects."""
 
     __getattr__ = dict.get
 
@@ -77,11 +85,13 @@ class _View(dict):
 class Accumulator:
     """Rebuilds the whole message from the raw stream events, as the API would have sent it.
 
-    This runs once per chunk on the caller's thread, so deltas are read straight off the
-    event objects and their text is collected in lists, joined once at the end.
+    This runs once per chunk on the caller's thread, between the SDK's own parsing of each
+    event, so a delta is read with one attribute lookup per field and its text collected in a
+    list, joined once at the end.
     """
 
-    # delta type → (the block field its text goes to, whether it counts as output)
+    # delta type → (its field that holds the text, the block field the text goes to, whether
+    # it counts as output)
     TEXT_DELTAS = {
         "text_delta": ("text", "text", True),
         "thinking_delta": ("thinking", "thinking", True),
@@ -101,49 +111,49 @@ class Accumulator:
 
     def feed(self, event: Any) -> bool:
         """Take one event; True when it was a content delta (a chunk of output)."""
-        kind = _get(event, "type")
+        if type(event) is dict:
+            event = _View(event)
+        kind = getattr(event, "type", None)
         if kind == "content_block_delta":
-            delta = _get(event, "delta")
-            self._delta(_get(event, "index"), _View(delta) if type(delta) is dict else delta)
+            delta = event.delta
+            if type(delta) is dict:
+                delta = _View(delta)
+            known = self.TEXT_DELTAS.get(getattr(delta, "type", None))
+            if known is None:
+                self._other_delta(event.index, delta)
+                return True
+            source, field, counts = known
+            text = getattr(delta, source, None) or ""
+            key = (event.index, field)
+            if key != self._last_key:  # not another chunk of the same block as the last
+                self._last_key = key
+                self._last_pieces = self.pieces.setdefault(key, [])
+            self._last_pieces.append(text)
+            if counts:
+                self.chars += len(text)
             return True
         if kind == "message_start":
-            message = plain(_get(event, "message")) or {}
+            message = plain(event.message) or {}
             self.message = {k: v for k, v in message.items() if k not in ("content", "usage")}
             self.usage.update(message.get("usage") or {})
         elif kind == "content_block_start":
-            self.blocks[_get(event, "index")] = plain(_get(event, "content_block")) or {}
+            self.blocks[event.index] = plain(event.content_block) or {}
         elif kind == "content_block_stop":
-            self._finish_block(_get(event, "index"))
+            self._finish_block(event.index)
         elif kind == "message_delta":
-            delta = plain(_get(event, "delta")) or {}
+            delta = plain(event.delta) or {}
             self.message.update({k: v for k, v in delta.items() if v is not None})
             # Usage in message_delta is cumulative: later values replace earlier ones.
-            usage = plain(_get(event, "usage")) or {}
+            usage = plain(getattr(event, "usage", None)) or {}
             self.usage.update({k: v for k, v in usage.items() if v is not None})
         elif kind == "message_stop":
             self.stopped = True
         return False
 
-    def _delta(self, index: int, delta: Any) -> None:
-        # Plain getattr: the builtin costs less than a helper call, and this runs per chunk.
-        kind = getattr(delta, "type", None)
-        known = self.TEXT_DELTAS.get(kind)
-        if known is not None:
-            source, field, counts = known
-            text = getattr(delta, source, None) or ""
-            key = (index, field)
-            if key == self._last_key:  # the common case: another chunk of the same block
-                self._last_pieces.append(text)
-            else:
-                self._last_key = key
-                self._last_pieces = self.pieces.setdefault(key, [])
-                self._last_pieces.append(text)
-            if counts:
-                self.chars += len(text)
-            return
+    def _other_delta(self, index: int, delta: Any) -> None:
         block = self.blocks.setdefault(index, {})
-        if kind == "citations_delta":
-            block.setdefault("citations", []).append(plain(_get(delta, "citation")))
+        if getattr(delta, "type", None) == "citations_delta":
+            block.setdefault("citations", []).append(plain(getattr(delta, "citation", None)))
         else:  # a delta this version does not know: keep it rather than lose it
             block.setdefault("unparsed_deltas", []).append(plain(delta))
 
@@ -177,6 +187,7 @@ class Accumulator:
 class StreamRecorder:
     def __init__(self, call: Call) -> None:
         self.call = call
+        self.started_ns = call.started_monotonic_ns
         self.accumulator = Accumulator()
         self.timeline = Timeline()
         self.span: trace.Span | None = None
@@ -200,9 +211,7 @@ class StreamRecorder:
                 if self.first_chunk_ns is None:
                     self.first_chunk_ns = now
                 self.chunks += 1
-                self.timeline.add(
-                    (now - self.call.started_monotonic_ns) / 1e6, self.accumulator.chars
-                )
+                self.timeline.add((now - self.started_ns) / 1e6, self.accumulator.chars)
         except Exception:
             internal_error("reading a stream event")
 
@@ -240,7 +249,7 @@ class StreamRecorder:
             "spyglass.stream.chunk_count": self.chunks,
             "spyglass.stream.output_chars": self.accumulator.chars,
             "spyglass.stream.duration_ms": (ended - started) / 1e6,
-            "spyglass.stream.timeline": json.dumps(self.timeline.result(), separators=(",", ":")),
+            "spyglass.stream.timeline": self.timeline.json(),
         }
         if self.first_chunk_ns is not None:
             ttft_ms = (self.first_chunk_ns - started) / 1e6
