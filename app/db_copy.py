@@ -231,8 +231,10 @@ def _upsert_search_text(
     connection: sa.Connection, _table: sa.Table, rows: Sequence[dict[str, Any]]
 ) -> None:
     """As `store.write_search_text`: keyed by span, the destination assigning the id, and an
-    unchanged text not written again."""
-    search_rows.replace(connection, rows)
+    unchanged text not written again. A text read from SQLite may be compressed; the
+    destination stores it its own way."""
+    texts = [{**row, "body": search_rows.stored_text(row["body"])} for row in rows]
+    search_rows.replace(connection, texts)
 
 
 def _copy_described(

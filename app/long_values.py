@@ -206,8 +206,13 @@ def digests_of(packed_values: Iterable[bytes | None]) -> set[bytes]:
     return {digest for packed in packed_values for digest in chunk_digests(packed)}
 
 
+def compress_text(text: str) -> bytes:
+    """`text` zstd-compressed, as a chunk is stored (`chunk_text` reads it back)."""
+    return _compressor().compress(_encode(text))
+
+
 def chunk_text(compressed: bytes) -> str:
-    """A chunk's text from what the `chunks` table holds."""
+    """A chunk's text from what the `chunks` table holds, or any `compress_text` result."""
     return _decompressor().decompress(compressed).decode("utf-8", "surrogatepass")
 
 

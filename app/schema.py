@@ -15,9 +15,10 @@ checks that the two agree.
 - `chunks` holds the text of long attribute values, each distinct chunk once, compressed;
   spans refer to them by digest (`app.long_values`).
 - `span_search` holds the text of each span that search looks in (`app.search`), written with
-  the span. On SQLite the migrations also create `span_search_fts`, an FTS5 index over its
-  `body`, which `app.search_rows` keeps in step; it is not declared here, since SQLAlchemy
-  has no words for a virtual table and PostgreSQL has none.
+  the span; on SQLite `body` holds it zstd-compressed (plain if stored before migration
+  0012), on PostgreSQL plain. On SQLite the migrations also create `span_search_fts`, a
+  contentless FTS5 index of those texts, which `app.search_rows` keeps in step; it is not
+  declared here, since SQLAlchemy has no words for a virtual table and PostgreSQL has none.
 """
 
 from __future__ import annotations

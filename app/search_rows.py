@@ -1,12 +1,17 @@
 """The rows of `span_search`, and on SQLite the FTS5 index over them, changed together.
 
-On SQLite `span_search_fts` is an external-content FTS5 index of `span_search.body`, kept in
-step here rather than by triggers (migration 0011 says why): every change of the table goes
-through `replace` or `delete_traces`, which make the same change in the index, each as one
-statement over all the rows, so that FTS5 gathers a whole batch into one segment. An index
-row is removed by giving FTS5 the text it indexed, so that text is read before it changes.
+On SQLite `span_search_fts` is a contentless FTS5 index (migration 0012): it holds the words
+of each text and no copy of it. `span_search.body` keeps each text zstd-compressed, which
+takes it to about 57% of its size; search only reads the index, so nothing decompresses a
+text but a change of it. A text stored before 0012 stays plain, and `stored_text` reads both.
 
-On PostgreSQL the index is a generated column of the table, so the table is all there is.
+Every change of the table goes through `replace` or `delete_traces`, which make the same
+change in the index, each as one statement over all the rows, so that FTS5 gathers a whole
+batch into one segment (migration 0011 says why not triggers). An index row is removed by
+giving FTS5 the text it indexed, so that text is read, and decompressed, before it changes.
+
+On PostgreSQL the index is a generated column of the table, whose text stays plain, so the
+table is all there is.
 """
 
 from __future__ import annotations
@@ -17,15 +22,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from app.long_values import chunk_text, compress_text
 from app.queries import CHUNK
 from app.schema import span_search
 
 _INDEX = "INSERT INTO span_search_fts(rowid, body) VALUES (?, ?)"
 _UNINDEX = "INSERT INTO span_search_fts(span_search_fts, rowid, body) VALUES ('delete', ?, ?)"
-_UNINDEX_TRACES = sa.text(
-    "INSERT INTO span_search_fts(span_search_fts, rowid, body)"
-    " SELECT 'delete', id, body FROM span_search WHERE trace_id IN :ids"
-).bindparams(sa.bindparam("ids", expanding=True))
+_TRACE_TEXTS = sa.text("SELECT id, body FROM span_search WHERE trace_id IN :ids").bindparams(
+    sa.bindparam("ids", expanding=True)
+)
+
+
+def stored_text(body: str | bytes) -> str:
+    """The text of a stored `span_search.body`: compressed on SQLite since migration 0012,
+    plain before it and on PostgreSQL."""
+    return body if isinstance(body, str) else chunk_text(body)
 
 
 def replace(
@@ -46,8 +57,11 @@ def replace(
 def delete_traces(connection: sa.Connection, trace_ids: Sequence[bytes]) -> None:
     """Delete the search text of every span of these traces."""
     ids = list(trace_ids)
-    if connection.dialect.name == "sqlite":
-        connection.execute(_UNINDEX_TRACES, {"ids": ids})
+    if connection.dialect.name == "sqlite" and ids:
+        indexed = connection.execute(_TRACE_TEXTS, {"ids": ids}).all()
+        if indexed:
+            unindex = [(ident, stored_text(body)) for ident, body in indexed]
+            connection.exec_driver_sql(_UNINDEX, unindex)
     connection.execute(span_search.delete().where(span_search.c.trace_id.in_(ids)))
 
 
@@ -57,9 +71,9 @@ def _replace_indexed(
     emptied: Sequence[tuple[bytes, bytes]],
 ) -> None:
     stored = _stored(connection, [(r["trace_id"], r["span_id"]) for r in rows] + list(emptied))
-    new: list[tuple[int, bytes, bytes, str]] = []
-    changed: list[tuple[int, str, str]] = []  # id, old body, new body
-    gone: list[tuple[int, str]] = []  # id, old body
+    new: list[tuple[int, bytes, bytes, str]] = []  # id, trace, span, text
+    changed: list[tuple[int, str, str]] = []  # id, old text, new text
+    gone: list[tuple[int, str]] = []  # id, old text
     next_id = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM span_search").scalar()
     for row in rows:
         found = stored.get((row["trace_id"], row["span_id"]))
@@ -80,10 +94,13 @@ def _replace_indexed(
     if changed:
         execute(
             "UPDATE span_search SET body = ? WHERE id = ?",
-            [(body, ident) for ident, _, body in changed],
+            [(compress_text(body), ident) for ident, _, body in changed],
         )
     if new:
-        execute("INSERT INTO span_search (id, trace_id, span_id, body) VALUES (?, ?, ?, ?)", new)
+        execute(
+            "INSERT INTO span_search (id, trace_id, span_id, body) VALUES (?, ?, ?, ?)",
+            [(ident, trace, span, compress_text(body)) for ident, trace, span, body in new],
+        )
     if new or changed:
         execute(_INDEX, [(i, body) for i, *_, body in new] + [(i, b) for i, _, b in changed])
 
@@ -91,7 +108,7 @@ def _replace_indexed(
 def _stored(
     connection: sa.Connection, keys: Sequence[tuple[bytes, bytes]]
 ) -> dict[tuple[bytes, bytes], tuple[int, str]]:
-    """The id and text stored for each of these spans that has any (SQLite).
+    """The id and text (decompressed) stored for each of these spans that has any (SQLite).
 
     A join against the keys as a VALUES list, which SQLite answers with one probe of the
     (trace_id, span_id) index per key; for `(trace_id, span_id) IN (...)` it scans the index.
@@ -106,7 +123,7 @@ def _stored(
             " JOIN span_search AS s ON s.trace_id = k.column1 AND s.span_id = k.column2",
             tuple(value for key in part for value in key),
         )
-        found.update({(t, sp): (ident, body) for t, sp, ident, body in rows})
+        found.update({(t, sp): (ident, stored_text(body)) for t, sp, ident, body in rows})
     return found
 
 

@@ -8,8 +8,9 @@ database and HTTP calls) from a few services, spread over the last 30 days. LLM 
 small OpenTelemetry GenAI attributes, and their `llm_*` and call-key columns are what the app's
 own `summary_columns` and `call_links.columns` make of them; each `traces` row is the summary
 of its spans, computed while generating, as `app.store` would have. Every span has a
-`span_search` row (its name, and for a call the two short messages), which the FTS5 triggers
-index. Two words are planted in the messages: a common one in about 10% of the traces and a
+`span_search` row (its name, and for a call the two short messages), added to the FTS5 index
+a statement per 50,000 spans, as the writer adds each batch's (from 2026-12-05 until the fix
+that brought this sentence, the index stayed empty here and the search figures were void). Two words are planted in the messages: a common one in about 10% of the traces and a
 rare one in about 0.5%. Attributes stay small: this is about the cost of a query, not of
 storage. Loading runs with `synchronous=OFF`, no journal and one transaction; the database is
 put back in WAL mode afterwards. No `ANALYZE`, since the collector never runs one.
@@ -506,7 +507,14 @@ def generate(path: Path, spans: int, seed: int, now_ns: int) -> Generated:
     def flush() -> None:
         db.executemany(span_sql, span_rows)
         db.executemany(trace_sql, trace_rows)
+        indexed = db.execute("SELECT coalesce(max(id), 0) FROM span_search").fetchone()[0]
         db.executemany(search_sql, search_rows)
+        # The writer keeps the index itself (app.search_rows): its words for these rows.
+        db.execute(
+            "INSERT INTO span_search_fts(rowid, body) SELECT id, body FROM span_search"
+            " WHERE id > ?",
+            (indexed,),
+        )
         span_rows.clear()
         trace_rows.clear()
         search_rows.clear()
@@ -582,6 +590,19 @@ def urls(client: httpx.Client, generated: Generated) -> dict[str, str]:
     }
 
 
+def check_search(client: httpx.Client, generated: Generated) -> None:
+    """Each planted word finds traces: a search that finds nothing is fast for nothing."""
+    for word, planted in (
+        (COMMON_WORD, generated.common_traces),
+        (RARE_WORD, generated.rare_traces),
+    ):
+        reply = client.get("/api/v1/traces", params={"q": word, "limit": "50"})
+        reply.raise_for_status()
+        found = len(reply.json()["traces"])
+        if found != min(50, planted):
+            raise SystemExit(f"q={word} found {found} traces of {planted} planted")
+
+
 def _fetch(client: httpx.Client, url: str) -> float:
     started = time.perf_counter()
     reply = client.get(url)
@@ -595,6 +616,8 @@ def time_queries(
     clients: list[httpx.Client], generated: list[Generated], runs: int
 ) -> dict[str, list[list[float]]]:
     """Milliseconds per fetch, by label, for each database; the two are interleaved."""
+    for client, found in zip(clients, generated, strict=True):
+        check_search(client, found)
     plans = [urls(client, found) for client, found in zip(clients, generated, strict=True)]
     times: dict[str, list[list[float]]] = {label: [[] for _ in clients] for label in plans[0]}
     for label in plans[0]:

@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
-from app import db_copy, ingest, queries, store
+from app import db_copy, ingest, queries, search_rows, store
 from app.cli import main
 from app.database import DatabaseError, alembic_config, create_engine, migrate, open_database
 from app.schema import copy_progress, metadata, span_logs, span_search, spans, traces
@@ -164,8 +164,16 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
             columns = [c for c in table.columns if not (table is span_search and c.name == "id")]
             is_json = [isinstance(c.type, sa.JSON) for c in columns]
             nulls = [c.is_(None) for c in columns if isinstance(c.type, sa.JSON)]
+            read = [
+                # A search text is stored compressed on SQLite, plain on PostgreSQL.
+                search_rows.stored_text if table is span_search and c.name == "body" else None
+                for c in columns
+            ]
             rows = [
-                tuple(_exact(v, j) for v, j in zip(row[: len(columns)], is_json, strict=True))
+                tuple(
+                    _exact(r(v) if r else v, j)
+                    for v, j, r in zip(row[: len(columns)], is_json, read, strict=True)
+                )
                 + tuple(bool(flag) for flag in row[len(columns) :])
                 for row in connection.execute(sa.select(*columns, *nulls))
             ]

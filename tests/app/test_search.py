@@ -20,6 +20,7 @@ from app import ingest, queries, search, store
 from app.conventions import CONVERSATION_KEYS, convention_for
 from app.conventions.common import structured
 from app.schema import span_search
+from app.search_rows import stored_text
 from tests import captures
 from tests.otlp_builders import BASE_NS, request, span, span_id, trace_id
 
@@ -565,7 +566,7 @@ def bodies(engine: Engine, trace: bytes) -> dict[str, str]:
                 span_search.c.trace_id == trace
             )
         ).all()
-    return {span_id.hex(): body for span_id, body in rows}
+    return {span_id.hex(): stored_text(body) for span_id, body in rows}
 
 
 def test_a_long_message_repeated_by_later_calls_is_indexed_once_per_trace(engine: Engine) -> None:

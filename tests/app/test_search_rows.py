@@ -3,6 +3,7 @@ changed together, on either backend."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -77,4 +78,55 @@ def test_deleting_traces_takes_their_texts_out_of_the_index(engine: Engine) -> N
     _replace(engine, {(TRACE, 5): "fresh"})
     assert _found(engine, TRACE, "word") == set()
     assert _found(engine, TRACE, "fresh") == {5}
+    _check_index(engine)
+
+
+def _indexed(engine: Engine, word: str) -> set[int]:
+    """The rowids FTS5 itself has for a word, whatever the table holds (SQLite)."""
+    with engine.connect() as connection:
+        return set(
+            connection.exec_driver_sql(
+                "SELECT rowid FROM span_search_fts WHERE span_search_fts MATCH ?", (word,)
+            ).scalars()
+        )
+
+
+@pytest.mark.sqlite_only  # the compressed texts and the contentless index are SQLite's
+def test_texts_are_stored_compressed_and_the_index_keeps_no_copy(engine: Engine) -> None:
+    text = "The ferry to Cacilhas leaves every twenty minutes from Cais do Sodré. " * 20
+    _replace(engine, {(TRACE, 1): text})
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(span_search.c.body)).scalar_one()
+        indexed_text = connection.exec_driver_sql("SELECT body FROM span_search_fts").scalar()
+    assert isinstance(stored, bytes) and len(stored) < len(text) / 4
+    assert search_rows.stored_text(stored) == text
+    assert indexed_text is None  # contentless: the words only
+    assert _found(engine, TRACE, "Cacilhas") == {1}
+    _check_index(engine)
+
+
+@pytest.mark.sqlite_only
+def test_a_text_stored_plain_before_compression_is_replaced_and_deleted_cleanly(
+    engine: Engine,
+) -> None:
+    """Texts written before migration 0012 stay plain; changing or deleting one must take
+    exactly its words out of the index."""
+    with engine.begin() as connection:
+        for ident, span, text in [(1, 1, "old plain text"), (2, 2, "another plain one")]:
+            connection.exec_driver_sql(
+                "INSERT INTO span_search (id, trace_id, span_id, body) VALUES (?, ?, ?, ?)",
+                (ident, TRACE, _span(span), text),
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO span_search_fts(rowid, body) VALUES (?, ?)", (ident, text)
+            )
+    assert _indexed(engine, "plain") == {1, 2}
+
+    _replace(engine, {(TRACE, 1): "new words"})
+    assert _indexed(engine, "old") == set()
+    assert _indexed(engine, "plain") == {2}
+    assert _indexed(engine, "new") == {1}
+    with engine.begin() as connection:
+        search_rows.delete_traces(connection, [TRACE])
+    assert _indexed(engine, "plain") == set() and _indexed(engine, "new") == set()
     _check_index(engine)

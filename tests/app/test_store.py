@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from app import ingest, store
 from app.schema import resources, scopes, span_search, spans, traces
+from app.search_rows import stored_text
 from tests.otlp_builders import BASE_NS, key_values, request, span, span_id, trace_id
 
 LIMIT = 16 * 1024 * 1024
@@ -264,7 +265,7 @@ def test_the_last_export_of_a_span_in_one_write_wins(engine: Engine) -> None:
 def search_bodies(engine: Engine) -> dict[bytes, str]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(span_search.c.span_id, span_search.c.body))
-        return {row.span_id: row.body for row in rows}
+        return {row.span_id: stored_text(row.body) for row in rows}
 
 
 def test_each_span_with_text_gets_one_search_row(engine: Engine) -> None:

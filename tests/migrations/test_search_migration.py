@@ -1,4 +1,5 @@
-"""Migrations 0003 and 0011: the search table, SQLite's FTS5 index and its triggers, and the backfill."""
+"""Migrations 0003, 0011 and 0012: the search table, SQLite's FTS5 index and its triggers, the
+backfill, and the contentless index over compressed texts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from app import search_rows
 from app.database import alembic_config, create_engine, migrate
 from app.schema import metadata
 
@@ -184,4 +186,51 @@ def test_0011_hands_the_index_from_the_triggers_to_the_writer_and_back(
         command.downgrade(alembic_config(connection), "0010")
     assert _objects(engine, "trigger") == TRIGGERS
     _integrity_check(engine)
+    engine.dispose()
+
+
+def test_0012_makes_the_index_contentless_and_back(empty_database_url: str) -> None:
+    """Revision 0012 indexes the stored texts again into a contentless index; the texts stored
+    before stay plain and searchable beside the compressed ones written after. Going down
+    decompresses every text and rebuilds the external-content index over them."""
+    engine = create_engine(empty_database_url)
+    migrate(engine, "0010")  # its triggers index what is inserted
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO span_search (trace_id, span_id, body) VALUES (:t, :s, :b)"),
+            [
+                {"t": b"t" * 16, "s": b"1" * 8, "b": "stored plain before"},
+                {"t": b"t" * 16, "s": b"2" * 8, "b": "another plain text"},
+            ],
+        )
+    migrate(engine, "0012")
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT body FROM span_search_fts")).scalar() is None
+    assert _search(engine, "plain") == {b"1" * 8, b"2" * 8}
+    with engine.begin() as connection:
+        search_rows.replace(
+            connection,
+            [
+                {"trace_id": b"t" * 16, "span_id": b"1" * 8, "body": "changed after"},
+                {"trace_id": b"t" * 16, "span_id": b"3" * 8, "body": "compressed after"},
+            ],
+        )
+        kinds = connection.execute(sa.text("SELECT typeof(body) FROM span_search ORDER BY id"))
+        assert kinds.scalars().all() == ["blob", "text", "blob"]  # 1 changed, 2 kept, 3 new
+    assert _search(engine, "plain") == {b"2" * 8}
+    assert _search(engine, "before") == set()
+    assert _search(engine, "after") == {b"1" * 8, b"3" * 8}
+    _integrity_check(engine)
+
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0011")
+    with engine.connect() as connection:
+        bodies = connection.execute(sa.text("SELECT typeof(body), body FROM span_search"))
+        assert sorted(bodies.all()) == [
+            ("text", "another plain text"),
+            ("text", "changed after"),
+            ("text", "compressed after"),
+        ]
+    assert _search(engine, "after") == {b"1" * 8, b"3" * 8}
+    _integrity_check(engine)  # external content again: checked against the table's texts
     engine.dispose()
