@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from random import Random
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -258,3 +259,17 @@ def test_unfinished_blocks_are_still_returned() -> None:
         },
     ]
     assert accumulator.message["stop_reason"] is None
+
+
+def test_events_with_missing_fields_are_read_without_failing() -> None:
+    """The SDK builds events without validating them: a field the API left out is absent."""
+    accumulator = Accumulator()
+    assert accumulator.feed(SimpleNamespace(type="message_start")) is False
+    text_delta = SimpleNamespace(
+        type="content_block_delta", delta=SimpleNamespace(type="text_delta", text="hi")
+    )
+    assert accumulator.feed(text_delta) is True
+    assert accumulator.feed(SimpleNamespace(type="content_block_delta")) is True
+    assert accumulator.feed(SimpleNamespace(type="content_block_stop")) is False
+    assert accumulator.chars == 2
+    assert accumulator.content()[0]["text"] == "hi"

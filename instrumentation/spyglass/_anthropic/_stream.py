@@ -86,8 +86,9 @@ class Accumulator:
     """Rebuilds the whole message from the raw stream events, as the API would have sent it.
 
     This runs once per chunk on the caller's thread, between the SDK's own parsing of each
-    event, so a delta is read with one attribute lookup per field and its text collected in a
-    list, joined once at the end.
+    event, so a delta's fields are read straight off it (with a default: the SDK builds events
+    without validating them, so a field may be missing) and its text collected in a list,
+    joined once at the end.
     """
 
     # delta type → (its field that holds the text, the block field the text goes to, whether
@@ -115,16 +116,16 @@ class Accumulator:
             event = _View(event)
         kind = getattr(event, "type", None)
         if kind == "content_block_delta":
-            delta = event.delta
+            delta = getattr(event, "delta", None)
             if type(delta) is dict:
                 delta = _View(delta)
             known = self.TEXT_DELTAS.get(getattr(delta, "type", None))
             if known is None:
-                self._other_delta(event.index, delta)
+                self._other_delta(getattr(event, "index", None), delta)
                 return True
             source, field, counts = known
             text = getattr(delta, source, None) or ""
-            key = (event.index, field)
+            key = (getattr(event, "index", None), field)
             if key != self._last_key:  # not another chunk of the same block as the last
                 self._last_key = key
                 self._last_pieces = self.pieces.setdefault(key, [])
@@ -133,15 +134,17 @@ class Accumulator:
                 self.chars += len(text)
             return True
         if kind == "message_start":
-            message = plain(event.message) or {}
+            message = plain(getattr(event, "message", None)) or {}
             self.message = {k: v for k, v in message.items() if k not in ("content", "usage")}
             self.usage.update(message.get("usage") or {})
         elif kind == "content_block_start":
-            self.blocks[event.index] = plain(event.content_block) or {}
+            self.blocks[getattr(event, "index", None)] = (
+                plain(getattr(event, "content_block", None)) or {}
+            )
         elif kind == "content_block_stop":
-            self._finish_block(event.index)
+            self._finish_block(getattr(event, "index", None))
         elif kind == "message_delta":
-            delta = plain(event.delta) or {}
+            delta = plain(getattr(event, "delta", None)) or {}
             self.message.update({k: v for k, v in delta.items() if v is not None})
             # Usage in message_delta is cumulative: later values replace earlier ones.
             usage = plain(getattr(event, "usage", None)) or {}
