@@ -658,8 +658,21 @@ def call_members(
     """The spans, in any trace, with one of `keys` that start between the two times: what
     `call_links.Member.of` reads (their parent's convention and scope among it), and `extra`
     columns of `spans`."""
+    query = _call_members_query(tuple(extra))
+    ordered = sorted(set(keys))
+    found: list[Any] = []
+    for start in range(0, len(ordered), CHUNK):
+        bound = {"keys": ordered[start : start + CHUNK], "since": since_ns, "until": until_ns}
+        found.extend(connection.execute(query, bound).all())
+    return found
+
+
+@functools.cache
+def _call_members_query(extra: tuple[Any, ...]) -> Any:
+    """`call_members`'s statement for these extra columns, built once: the writer runs it on
+    every write."""
     s, parent = spans.c, spans.alias("parent")
-    query = (
+    return (
         sa.select(
             *_CALL_COLUMNS,
             parent.c.llm_convention.label("parent_convention"),
@@ -672,14 +685,12 @@ def call_members(
                 sa.and_(parent.c.trace_id == s.trace_id, parent.c.span_id == s.parent_span_id),
             )
         )
-        .where(s.start_ns >= since_ns, s.start_ns <= until_ns)
+        .where(
+            s.start_ns >= sa.bindparam("since"),
+            s.start_ns <= sa.bindparam("until"),
+            s.llm_call_key.in_(sa.bindparam("keys", expanding=True)),
+        )
     )
-    ordered = sorted(set(keys))
-    found: list[Any] = []
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
-        found.extend(connection.execute(query.where(s.llm_call_key.in_(chunk))).all())
-    return found
 
 
 def _calls_around(

@@ -310,15 +310,24 @@ def _piece_owners(
         {row["trace_id"] for row in span_rows if any(d for d, _ in row["search_pieces"])}
     )
     owners: dict[tuple[bytes, bytes], bytes] = {}
-    p = search_pieces.c
     for start in range(0, len(traces_), CHUNK):
-        found = connection.execute(
-            sa.select(p.trace_id, p.piece_hash, p.span_id).where(
-                p.trace_id.in_(traces_[start : start + CHUNK])
-            )
-        )
+        found = connection.execute(_PIECE_OWNERS, {"ids": traces_[start : start + CHUNK]})
         owners.update({(trace, digest): span for trace, digest, span in found})
     return owners
+
+
+def _ids() -> Any:
+    """The bound list of ids of a statement built once (below), expanded when it runs.
+
+    The writer's statements are built once, at import: building and compiling one afresh on
+    every write cost it more than running some of them.
+    """
+    return sa.bindparam("ids", expanding=True)
+
+
+_PIECE_OWNERS = sa.select(
+    search_pieces.c.trace_id, search_pieces.c.piece_hash, search_pieces.c.span_id
+).where(search_pieces.c.trace_id.in_(_ids()))
 
 
 # The response facts of a call, which the span that shows it may lack and another span of the
@@ -379,14 +388,25 @@ def link_calls(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -
             filled = _filled(rows[lead.ident], others)
             if filled is not None:
                 fills.append({"t": lead.trace_id, "s": lead.span_id, **filled})
-    where = sa.and_(spans.c.trace_id == sa.bindparam("t"), spans.c.span_id == sa.bindparam("s"))
     if marks:
-        connection.execute(spans.update().where(where).values(llm_is_call=sa.bindparam("v")), marks)
+        connection.execute(_MARK_CALL, marks)
     if fills:
-        values = {name: sa.bindparam(f"f_{name}") for name in (*FOLDED, "llm_streaming")}
-        values["llm_finish_reasons"] = sa.bindparam("f_llm_finish_reasons", type_=_NULLABLE_JSON)
-        connection.execute(spans.update().where(where).values(values), fills)
+        connection.execute(_FILL_CALL, fills)
     return {mark["t"] for mark in marks} | {fill["t"] for fill in fills}
+
+
+_ONE_SPAN = sa.and_(spans.c.trace_id == sa.bindparam("t"), spans.c.span_id == sa.bindparam("s"))
+_MARK_CALL = spans.update().where(_ONE_SPAN).values(llm_is_call=sa.bindparam("v"))
+_FILL_CALL = (
+    spans.update()
+    .where(_ONE_SPAN)
+    .values(
+        {
+            **{name: sa.bindparam(f"f_{name}") for name in (*FOLDED, "llm_streaming")},
+            "llm_finish_reasons": sa.bindparam("f_llm_finish_reasons", type_=_NULLABLE_JSON),
+        }
+    )
+)
 
 
 def _filled(lead: Any, others: Sequence[tuple[Any, bool]]) -> dict[str, Any] | None:
@@ -427,6 +447,12 @@ def fold_sdk_spans(connection: sa.Connection, trace_ids: Iterable[bytes]) -> Non
     This holds whether or not the two share a key (a failed call has no response id), so it is
     decided by parentage, for each trace a write touched, whichever of the two came first.
     """
+    ordered = sorted(trace_ids)
+    for start in range(0, len(ordered), CHUNK):
+        connection.execute(_FOLD_SDK, {"ids": ordered[start : start + CHUNK]})
+
+
+def _fold_sdk() -> Any:
     s, parent = spans.c, spans.alias("parent")
     sdk = sa.or_(
         s.llm_convention == call_links.SDK_CONVENTION, s.scope_name == call_links.SDK_SCOPE
@@ -438,19 +464,20 @@ def fold_sdk_spans(connection: sa.Connection, trace_ids: Iterable[bytes]) -> Non
         parent.c.llm_convention != call_links.SDK_CONVENTION,
         parent.c.scope_name != call_links.SDK_SCOPE,
     )
-    ordered = sorted(trace_ids)
-    for start in range(0, len(ordered), CHUNK):
-        connection.execute(
-            spans.update()
-            .where(
-                s.trace_id.in_(ordered[start : start + CHUNK]),
-                s.llm_is_call.is_(True),
-                s.parent_span_id.is_not(None),
-                sdk,
-                wrapped,
-            )
-            .values(llm_is_call=False)
+    return (
+        spans.update()
+        .where(
+            s.trace_id.in_(_ids()),
+            s.llm_is_call.is_(True),
+            s.parent_span_id.is_not(None),
+            sdk,
+            wrapped,
         )
+        .values(llm_is_call=False)
+    )
+
+
+_FOLD_SDK = _fold_sdk()
 
 
 def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
@@ -464,6 +491,16 @@ def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> No
     to first token win (`EXACT`). Recomputed on every write of the trace, in either order of
     arrival, so a re-exported call span gets them back.
     """
+    ordered = sorted(trace_ids)
+    for start in range(0, len(ordered), CHUNK):
+        # Most traces have no parts at all: find the few that do before updating anything.
+        found = connection.execute(_WITH_PARTS, {"ids": ordered[start : start + CHUNK]})
+        with_parts = found.scalars().all()
+        if with_parts:
+            connection.execute(_FOLD_PARTS, {"ids": with_parts})
+
+
+def _fold_parts() -> Any:
     under = spans.alias("under")
     belongs = sa.and_(
         under.c.trace_id == spans.c.trace_id,
@@ -487,42 +524,33 @@ def fold_call_parts(connection: sa.Connection, trace_ids: Iterable[bytes]) -> No
         found = sa.select(under.c[name]).where(belongs, kind, under.c[name].is_not(None))
         return found.order_by(under.c.start_ns).limit(1).scalar_subquery()
 
-    ordered = sorted(trace_ids)
-    for start in range(0, len(ordered), CHUNK):
-        # Most traces have no parts at all: find the few that do before updating anything.
-        with_parts = (
-            connection.execute(
-                sa.select(spans.c.trace_id)
-                .distinct()
-                .where(
-                    spans.c.trace_id.in_(ordered[start : start + CHUNK]),
-                    spans.c.llm_is_call.is_(False),
+    return (
+        spans.update()
+        .where(
+            spans.c.trace_id.in_(_ids()),
+            spans.c.llm_is_call.is_(True),
+            sa.exists().where(belongs),
+        )
+        .values(
+            {
+                name: sa.func.coalesce(
+                    from_under(name, is_part),
+                    *([from_under(name, exact_sdk)] if name in EXACT else []),
+                    spans.c[name],
+                    from_under(name, ~is_part),
                 )
-            )
-            .scalars()
-            .all()
+                for name in FOLDED
+            }
         )
-        if not with_parts:
-            continue
-        connection.execute(
-            spans.update()
-            .where(
-                spans.c.trace_id.in_(with_parts),
-                spans.c.llm_is_call.is_(True),
-                sa.exists().where(belongs),
-            )
-            .values(
-                {
-                    name: sa.func.coalesce(
-                        from_under(name, is_part),
-                        *([from_under(name, exact_sdk)] if name in EXACT else []),
-                        spans.c[name],
-                        from_under(name, ~is_part),
-                    )
-                    for name in FOLDED
-                }
-            )
-        )
+    )
+
+
+_WITH_PARTS = (
+    sa.select(spans.c.trace_id)
+    .distinct()
+    .where(spans.c.trace_id.in_(_ids()), spans.c.llm_is_call.is_(False))
+)
+_FOLD_PARTS = _fold_parts()
 
 
 def recompute_traces(connection: sa.Connection, trace_ids: Iterable[bytes]) -> None:
@@ -535,6 +563,23 @@ def recompute_traces(connection: sa.Connection, trace_ids: Iterable[bytes]) -> N
 
 
 def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[str, Any]]:
+    ids = {"ids": trace_ids}
+    summaries = {
+        row["trace_id"]: {**row, "models": []}
+        for row in connection.execute(_TOTALS, ids).mappings()
+    }
+    for trace_id, name in connection.execute(_MODELS, ids):
+        summaries[trace_id]["models"].append(name)
+    for row in connection.execute(_FIRST_SPANS, ids):
+        summary = summaries[row.trace_id]
+        summary["root_span_id"] = row.span_id if row.parent_span_id is None else None
+        summary["name"], summary["service_name"] = row.name, row.service_name
+        summary["models"].sort()
+    return list(summaries.values())
+
+
+def _summary_statements() -> tuple[Any, Any, Any]:
+    """The totals of each trace, the models its calls used, and the span that names it."""
     s = spans.c
     is_llm = s.llm_convention.is_not(None)
 
@@ -542,7 +587,7 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
         # A call's parts were folded into it: counting them too would count twice.
         return sa.case((s.llm_is_call.is_(True), column))
 
-    totals = connection.execute(
+    totals = (
         sa.select(
             s.trace_id,
             sa.func.count().label("span_count"),
@@ -559,19 +604,15 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
                 "cache_creation_input_tokens"
             ),
         )
-        .where(s.trace_id.in_(trace_ids))
+        .where(s.trace_id.in_(_ids()))
         .group_by(s.trace_id)
-    ).mappings()
-    summaries = {row["trace_id"]: {**row, "models": []} for row in totals}
-
+    )
     model = sa.func.coalesce(s.llm_response_model, s.llm_request_model)
-    for trace_id, name in connection.execute(
+    models = (
         sa.select(s.trace_id, model)
         .distinct()
-        .where(s.trace_id.in_(trace_ids), is_llm, model.is_not(None))
-    ):
-        summaries[trace_id]["models"].append(name)
-
+        .where(s.trace_id.in_(_ids()), is_llm, model.is_not(None))
+    )
     # The root names the trace. Children often arrive before their root (they end first),
     # so until it comes the earliest span stands in: one pass ranks each trace's spans, roots
     # first, then by start.
@@ -581,12 +622,10 @@ def _summaries(connection: sa.Connection, trace_ids: list[bytes]) -> list[dict[s
     )
     ranked = (
         sa.select(s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, rank.label("n"))
-        .where(s.trace_id.in_(trace_ids))
+        .where(s.trace_id.in_(_ids()))
         .subquery()
     )
-    for row in connection.execute(sa.select(ranked).where(ranked.c.n == 1)):
-        summary = summaries[row.trace_id]
-        summary["root_span_id"] = row.span_id if row.parent_span_id is None else None
-        summary["name"], summary["service_name"] = row.name, row.service_name
-        summary["models"].sort()
-    return list(summaries.values())
+    return totals, models, sa.select(ranked).where(ranked.c.n == 1)
+
+
+_TOTALS, _MODELS, _FIRST_SPANS = _summary_statements()
