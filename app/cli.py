@@ -15,7 +15,7 @@ import click
 import orjson
 from pydantic import ValidationError
 
-from app import __version__
+from app import __version__, gc_tuning
 from app.database import DatabaseError, open_database
 from app.settings import Settings
 
@@ -123,6 +123,7 @@ def serve(**flags: Any) -> None:
         f" (database {engine.url.render_as_string(hide_password=True)})",
         err=True,
     )
+    gc_tuning.tune_for_serving()
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

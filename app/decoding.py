@@ -15,7 +15,7 @@ receiver.
 A worker must not outlive the collector. If the collector is killed (SIGKILL, the OOM killer),
 nothing tells its workers, which would wait for work for ever, and the forkserver with them
 (each worker holds the descriptor whose closing tells the forkserver to stop). So each worker
-watches the collector's process and exits with it (`_exit_with`).
+watches the collector's process and exits with it (`_start_worker`).
 
 Where worker processes cannot start (no shared memory for their locks, as in some
 containers), the collector says so in its log and decodes in a thread.
@@ -36,7 +36,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from app import ingest, otlp
+from app import gc_tuning, ingest, otlp
 
 log = logging.getLogger("spyglass.decoding")
 
@@ -54,8 +54,10 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _exit_with(collector_pid: int) -> None:
-    """A worker's initializer: a thread that ends the worker when the collector ends."""
+def _start_worker(collector_pid: int) -> None:
+    """A worker's initializer: the collector's garbage collection settings, and a thread that
+    ends the worker when the collector ends."""
+    gc_tuning.tune_for_serving()
     threading.Thread(
         target=_wait_for_exit, args=(collector_pid,), name="spyglass-parent-watch", daemon=True
     ).start()
@@ -95,7 +97,7 @@ class Decoder:
                 return ProcessPoolExecutor(
                     self._processes,
                     mp_context=_context(),
-                    initializer=_exit_with,
+                    initializer=_start_worker,
                     initargs=(os.getpid(),),
                 )
             except OSError as exc:  # no shared memory for its locks (some containers)
