@@ -170,13 +170,14 @@ search_pieces = sa.Table(
 # send it (app.long_values), zstd-compressed. `newest_minute` is the minute of the latest start
 # of a span that uses the chunk, moved forward at most once a minute: once every span from
 # before a minute is gone, so are the chunks no later span uses (app.store.drop_unused_chunks).
+# On SQLite a rowid table (migration 0013): the rows, large, are appended in order, and only
+# the digest key, small, goes in at a random place of its index.
 chunks = sa.Table(
     "chunks",
     metadata,
     sa.Column("digest", CONTENT_HASH, primary_key=True),
     sa.Column("newest_minute", sa.BigInteger, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
-    sqlite_with_rowid=False,
 )
 sa.Index("ix_chunks_newest_minute", chunks.c.newest_minute)
 
