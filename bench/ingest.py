@@ -115,8 +115,19 @@ class RssSampler:
     def cpu_s(self) -> float:
         """CPU seconds the collector's processes used while sampled (a process that started
         meanwhile, such as a decoding worker, counts whole)."""
-        ticks = sum(last - self._first_ticks.get(pid, 0) for pid, last in self._last_ticks.items())
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(self.cpu_by_process().values())
+
+    @property
+    def main_cpu_s(self) -> float:
+        """Of `cpu_s`, the collector's own process: the receiver and the writer."""
+        return self.cpu_by_process().get(self.pid, 0.0)
+
+    def cpu_by_process(self) -> dict[int, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        return {
+            pid: (last - self._first_ticks.get(pid, 0)) / tick
+            for pid, last in self._last_ticks.items()
+        }
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -139,9 +150,25 @@ HEADERS = {"content-type": "application/x-protobuf", "content-encoding": "gzip"}
 RETRYABLE = {429, 502, 503, 504}
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """Clock ticks of all cores since boot: (busy, all), idle and I/O wait being not busy;
+    (0, 0) where there is no /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return 0, 0
+    fields = [int(v) for v in first.split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
 def run(url: str, batches: list[bytes], exporters: int, batch_size: int) -> dict[str, float]:
     """Post every batch once from `exporters` threads, retrying what an exporter would retry
-    with a doubling pause; any other reply but 200 ends the bench."""
+    with a doubling pause; any other reply but 200 ends the bench.
+
+    It also measures the share of the machine's cores busy meanwhile, and its own CPU time:
+    the load generator runs on the same cores as the collector, so when they are all busy,
+    spans/s is set by the CPU time of a span summed over everything, not by one stage."""
     latencies: list[float] = []
     failures: list[str] = []
     retries = 0
@@ -174,12 +201,14 @@ def run(url: str, batches: list[bytes], exporters: int, batch_size: int) -> dict
                         failures.append(f"{reply.status_code} {reply.text[:200]}")
 
     threads = [threading.Thread(target=exporter) for _ in range(exporters)]
+    machine_before, own_before = _machine_ticks(), os.times()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     finished = time.perf_counter()
+    machine_after, own_after = _machine_ticks(), os.times()
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
     latencies.sort()
@@ -195,6 +224,9 @@ def run(url: str, batches: list[bytes], exporters: int, batch_size: int) -> dict
         "p50_ms": quantiles[49] * 1000,
         "p95_ms": quantiles[94] * 1000,
         "p99_ms": quantiles[98] * 1000,
+        "cores_busy": (machine_after[0] - machine_before[0])
+        / (machine_after[1] - machine_before[1] or float("nan")),
+        "load_cpu_s": (own_after.user - own_before.user) + (own_after.system - own_before.system),
     }
 
 
@@ -282,10 +314,18 @@ def main() -> None:
             f" samples every 0.1 s{tree}), VmHWM {hwm_kb / 1024:.0f} MB (main process);"
             f" PSS peak {sampler.peak_pss_kb / 1024:.0f} MB (shared pages counted once)"
         )
+        per_span = 1e6 / result["spans"]
         print(
-            f"collector CPU: {sampler.cpu_s * 1e6 / result['spans']:,.0f} µs per span"
-            f" ({sampler.cpu_s:.1f} s over its processes)"
+            f"collector CPU: {sampler.cpu_s * per_span:,.0f} µs per span"
+            f" ({sampler.cpu_s:.1f} s over its processes; main process"
+            f" {sampler.main_cpu_s * per_span:,.0f} µs, decoding worker and the rest"
+            f" {(sampler.cpu_s - sampler.main_cpu_s) * per_span:,.0f} µs)"
         )
+    print(
+        f"machine: {result['cores_busy']:.0%} of {os.cpu_count()} cores busy during the run;"
+        f" the load generator's own CPU {result['load_cpu_s'] * 1e6 / result['spans']:,.0f} µs"
+        " per span"
+    )
     if size is not None:
         print(
             f"disk: {size / count:,.0f} bytes per span ({size / 1e6:.1f} MB for {count} spans,"
