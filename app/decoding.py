@@ -20,6 +20,9 @@ watches the collector's process and exits with it (`_start_worker`).
 Where worker processes cannot start (no shared memory for their locks, as in some
 containers), the collector says so in its log and decodes in a thread.
 
+The collector starts its worker as it starts (`Decoder.start`), in the background, so that the
+first export does not wait for it.
+
 `processes=0` decodes in one thread of the collector's process instead: what the in-process
 tests use, since a monkeypatched function does not reach a worker process.
 """
@@ -90,6 +93,7 @@ class Decoder:
         self._processes = processes
         self._lock = threading.Lock()
         self._executor = self._new_executor()
+        self._starter: threading.Thread | None = None  # `start`'s, while it runs
 
     def _new_executor(self) -> Executor:
         if self._processes > 0:
@@ -110,6 +114,37 @@ class Decoder:
         )
         self._processes = 0
 
+    def start(self) -> None:
+        """Start the worker process now, in the background, rather than with the first export.
+
+        Starting it (the fork server, then the worker's imports) takes about half a second,
+        and the pool starts a missing worker inside `submit`: the first export, and the event
+        loop it runs on, would wait that long. A worker that cannot start is found now too,
+        and decoding moves to a thread before any export needs it.
+        """
+        executor = self._executor
+        if isinstance(executor, ProcessPoolExecutor):
+            self._starter = threading.Thread(
+                target=self._start_pool, args=(executor,), name="spyglass-decoder-start"
+            )
+            self._starter.start()
+
+    def _start_pool(self, executor: ProcessPoolExecutor) -> None:
+        try:
+            executor.submit(os.getpid)
+        except OSError as exc:
+            self._threads_instead(executor, exc)
+        except (BrokenProcessPool, RuntimeError):
+            pass  # closed meanwhile, or broken: the next export replaces it (`decode`)
+
+    def _threads_instead(self, executor: Executor, exc: OSError) -> None:
+        """The pool's worker could not start: decode in a thread from now on."""
+        with self._lock:
+            if self._executor is executor:
+                self._cannot_start_workers(exc)
+                self._executor = self._new_executor()
+        executor.shutdown(wait=False, cancel_futures=True)
+
     async def decode(
         self, signal: str, body: bytes, fmt: otlp.Format, encoding: str | None, limit: int
     ) -> otlp.Batch:
@@ -126,11 +161,7 @@ class Decoder:
         except OSError as exc:  # its first worker could not start
             if not isinstance(executor, ProcessPoolExecutor):
                 raise
-            with self._lock:
-                if self._executor is executor:
-                    self._cannot_start_workers(exc)
-                    self._executor = self._new_executor()
-            executor.shutdown(wait=False, cancel_futures=True)
+            self._threads_instead(executor, exc)
             return await self.decode(signal, body, fmt, encoding, limit)
         try:
             return await future

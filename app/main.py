@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await asyncio.wrap_future(app.state.writer.maintain())
         # Off the event loop, in a worker process unless told otherwise (app.decoding).
         app.state.decoder = Decoder(settings.decode_processes)
+        app.state.decoder.start()
         try:
             yield
         finally:

@@ -89,7 +89,7 @@ class _NoSharedMemory(ProcessPoolExecutor):
 
 
 class _WorkersWillNotStart(ProcessPoolExecutor):
-    """A pool whose first worker cannot start: the error comes with the first request."""
+    """A pool whose first worker cannot start: the error comes with the first submission."""
 
     def submit(self, *args: object, **kwargs: object) -> Any:
         raise OSError(12, "Cannot allocate memory")
@@ -109,3 +109,31 @@ def test_without_worker_processes_it_decodes_in_a_thread_and_says_so(
     assert [r["name"] for r in batch.records + again.records] == ["in a thread", "and again"]
     assert isinstance(decoder._executor, ThreadPoolExecutor)
     assert "decoding in a thread instead" in caplog.text
+
+
+def test_start_runs_the_worker_before_any_request(decoder: Decoder) -> None:
+    assert _worker_pids(decoder) == []  # a pool starts its worker with its first submission
+    decoder.start()
+    assert decoder._starter is not None
+    decoder._starter.join(timeout=30)
+    assert _worker_pids(decoder) and os.getpid() not in _worker_pids(decoder)
+    batch = asyncio.run(decoder.decode("traces", _body("after start"), "protobuf", None, LIMIT))
+    assert [r["name"] for r in batch.records] == ["after start"]
+
+
+def test_a_worker_that_cannot_start_is_found_at_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(decoding, "ProcessPoolExecutor", _WorkersWillNotStart)
+    decoder = Decoder(1)
+    try:
+        decoder.start()
+        assert decoder._starter is not None
+        decoder._starter.join(timeout=30)
+        # Before any request: the next one is decoded in a thread without trying the pool.
+        assert isinstance(decoder._executor, ThreadPoolExecutor)
+        assert "decoding in a thread instead" in caplog.text
+        batch = asyncio.run(decoder.decode("traces", _body("in a thread"), "protobuf", None, LIMIT))
+    finally:
+        decoder.close()
+    assert [r["name"] for r in batch.records] == ["in a thread"]

@@ -74,3 +74,29 @@ def test_stopping_the_collector_ends_its_decoding_workers(tmp_path: Path) -> Non
     collector.stop()  # SIGTERM: uvicorn shuts the app down, then ends by the same signal
     assert "Application shutdown complete" in collector.log()
     assert _wait_gone(workers) == set()
+
+
+def _forked_from_the_forkserver(pids: set[int]) -> set[int]:
+    """Of these processes, multiprocessing's fork server and the workers forked from it, whose
+    command line is the fork server's."""
+    found = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+    return found
+
+
+def test_the_decoding_worker_starts_with_the_collector(tmp_path: Path) -> None:
+    """Not with the first export, which would wait for it (and the event loop with it)."""
+    collector = Collector(tmp_path / "data").start()
+    try:
+        assert collector.process is not None
+        deadline = time.monotonic() + 30
+        started: set[int] = set()
+        while time.monotonic() < deadline and len(started) < 2:
+            started = _forked_from_the_forkserver(_descendants(collector.process.pid))
+            time.sleep(0.05)
+        assert len(started) >= 2, "no fork server and worker before the first export"
+    finally:
+        collector.stop()
