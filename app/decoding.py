@@ -93,7 +93,7 @@ class Decoder:
         self._processes = processes
         self._lock = threading.Lock()
         self._executor = self._new_executor()
-        self._starter: threading.Thread | None = None  # `start`'s, while it runs
+        self._starter: threading.Thread | None = None  # the thread `start` submits from
 
     def _new_executor(self) -> Executor:
         if self._processes > 0:
