@@ -161,14 +161,16 @@ def _inflate(body: bytes, limit: int, *, wbits: int, name: str, members: bool) -
 
 
 def _parse(body: bytes, fmt: Format, message: Message, fix_ids: Callable[[Any], None]) -> None:
-    if not body:
-        raise OtlpError(400, "request body is empty")
     if fmt == "protobuf":
+        # Zero bytes are the protobuf encoding of an empty request, which is valid: nothing to
+        # store, and a 200 so that an exporter flushing an empty batch logs no error.
         try:
             message.ParseFromString(body)
         except (DecodeError, RecursionError) as exc:
             raise OtlpError(400, f"body is not a valid protobuf {_name(message)}: {exc}") from None
         return
+    if not body:
+        raise OtlpError(400, "request body is empty: OTLP/JSON needs at least {}")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -217,7 +217,6 @@ VALID = request(span()).SerializeToString()
 BAD_INPUT = [
     pytest.param(PROTOBUF, b"\xff\xff\xff\xffgarbage", 400, "not a valid protobuf", id="garbage"),
     pytest.param(PROTOBUF, VALID[:-4], 400, "not a valid protobuf", id="truncated-protobuf"),
-    pytest.param(PROTOBUF, b"", 400, "request body is empty", id="empty-protobuf"),
     pytest.param(JSON, b'{"resourceSpans": [', 400, "not valid JSON", id="invalid-json"),
     pytest.param(JSON, b"[]", 400, "must be an object", id="json-array"),
     pytest.param(JSON, b"", 400, "request body is empty", id="empty-json"),
@@ -286,6 +285,24 @@ def test_unsupported_content_type_is_415_in_json(
     assert reply.status_code == 415
     assert f"unsupported content type {named}" in error_message(reply, "application/json")
     assert_still_serving(client)
+
+
+@pytest.mark.parametrize(
+    ("path", "reply_type"),
+    [
+        ("/v1/traces", ExportTraceServiceResponse),
+        ("/v1/logs", ExportLogsServiceResponse),
+        ("/v1/metrics", ExportMetricsServiceResponse),
+    ],
+)
+def test_an_empty_protobuf_body_is_an_empty_export(
+    client: TestClient, path: str, reply_type: Any
+) -> None:
+    # Zero bytes are a valid protobuf request with nothing in it, not a malformed one.
+    reply = client.post(path, content=b"", headers=PROTOBUF)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == "application/x-protobuf"
+    assert not reply_type.FromString(reply.content).HasField("partial_success")
 
 
 def test_body_over_the_limit_is_413(small_client: TestClient) -> None:
