@@ -216,11 +216,14 @@ class _Builder:
     def reasoning(self, part: dict) -> tuple[Block, set[str]]:
         if part.get("redacted"):
             length = part.get("data_length")
+            if not isinstance(length, int) and isinstance(part.get("data"), str):
+                length = len(part["data"])
             block = Block(kind="redacted", label="Redacted thinking")
             block.note = "The model's thinking was encrypted by the provider" + (
                 f" ({length:,} bytes)." if isinstance(length, int) else "."
             )
-            return block, {"redacted", "data_length"}
+            # The ciphertext itself means nothing to a reader; its size is shown instead.
+            return block, {"redacted", "data_length", "data"}
         content = _text(part.get("content"))
         if content is None:
             return self._raw("reasoning", part), set()

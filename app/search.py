@@ -113,8 +113,8 @@ class _Body:
         if not isinstance(part, dict) or depth > MAX_PART_DEPTH:
             self.leaves(part)
             return
-        if _kind(part) in BINARY:
-            return
+        if _kind(part) in BINARY or part.get("redacted") is True:
+            return  # encoded bytes, or redacted thinking's ciphertext: no words
         for key, value in part.items():
             if key in NOT_TEXT or isinstance(value, bool | int | float):
                 continue  # numbers here are sizes and lengths

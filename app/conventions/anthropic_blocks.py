@@ -56,9 +56,10 @@ def block(value: Any, depth: int = 0, *, whole: bool = False) -> dict[str, Any]:
     """One content block of Anthropic's or OpenAI's API as a part, mapped as our own client
     maps it, dropping nothing: a block with no part of its own is kept whole under `raw`.
 
-    With `whole`, the block's other fields (a signature, the data of redacted thinking, a
-    cache_control…) stay on its part as sent, for conventions that show the provider's JSON;
-    without it, the part is what our client records (whether there was a signature).
+    With `whole`, the block's other fields (a cache_control, a field newer than this code…)
+    stay on its part as sent, for conventions that show the provider's JSON; without it, the
+    part is what our client records. Both keep a thinking block's signature and the data of
+    redacted thinking: the API checks them when the block is sent back.
     """
     if isinstance(value, str):
         return {"type": "text", "content": value}
@@ -86,11 +87,14 @@ def _fitted(block: dict[str, Any], kind: str, depth: int, whole: bool) -> dict[s
     thinking = block.get("thinking", block.get("content", ""))
     if kind == "thinking" and isinstance(thinking, str):
         part = {"type": "reasoning", "content": thinking}
-        return part if whole else part | {"has_signature": bool(block.get("signature"))}
+        signature = block.get("signature")
+        return part | ({"signature": signature} if signature and isinstance(signature, str) else {})
     if kind == "redacted_thinking":
         data = block.get("data")
         part = {"type": "reasoning", "redacted": True}
-        return part | {"data_length": len(data) if isinstance(data, str) else None}
+        if not isinstance(data, str):
+            return part | {"data_length": None}
+        return part | {"data": data, "data_length": len(data)}
     if kind == "tool_use":
         part = {"type": "tool_call", "id": block.get("id"), "name": block.get("name")}
         return part | {"arguments": block.get("input")} | _present(block, "caller", "toolset_name")

@@ -150,13 +150,17 @@ def test_long_text_is_flagged(text: str, long: bool) -> None:
     assert block.chars == len(text)
 
 
-def test_reasoning() -> None:
-    block = _one(
-        {"type": "reasoning", "content": "I should *call* both tools.", "has_signature": True}
-    )
+@pytest.mark.parametrize(
+    "signed",
+    [{"has_signature": True}, {"signature": "EqQBCkgSIGNED"}],
+    ids=["recorded-before-signatures-were-kept", "signature"],
+)
+def test_reasoning(signed: dict[str, Any]) -> None:
+    block = _one({"type": "reasoning", "content": "I should *call* both tools.", **signed})
     assert block.kind == "reasoning"
     assert block.label == "Thinking"
     assert _html(block.body).select_one("em").get_text() == "call"
+    # The signature is opaque: the reader is told it is there, not shown it.
     assert block.facts == [("signed", "yes")]
     unsigned = _one({"type": "reasoning", "content": "hmm"})
     assert unsigned.facts == []
@@ -166,6 +170,7 @@ def test_reasoning() -> None:
     ("part", "note"),
     [
         ({"type": "reasoning", "redacted": True, "data_length": 2048}, "(2,048 bytes)."),
+        ({"type": "reasoning", "redacted": True, "data": "ZW5jcnlw"}, "(8 bytes)."),
         ({"type": "reasoning", "redacted": True}, "by the provider."),
         ({"type": "reasoning", "redacted": True, "data_length": "lots"}, "by the provider."),
     ],
@@ -176,6 +181,7 @@ def test_redacted_reasoning_is_noted(part: dict[str, Any], note: str) -> None:
     assert block.label == "Redacted thinking"
     assert block.body is None
     assert block.note is not None and block.note.endswith(note)
+    assert block.facts == []  # the ciphertext is not shown as a fact
 
 
 # --- tools ---------------------------------------------------------------------------------------

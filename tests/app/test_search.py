@@ -61,6 +61,23 @@ def test_text_and_reasoning_parts_are_indexed_not_their_labels() -> None:
         assert label not in found, label
 
 
+def test_a_thinking_signature_and_redacted_thinking_are_not_words() -> None:
+    found = words(
+        "chat",
+        output(
+            {"type": "reasoning", "content": "Plan the trip", "signature": "EqQBCkgSIGNED"},
+            {
+                "type": "reasoning",
+                "redacted": True,
+                "data": "ZW5jcnlwdGVkQ0lQSEVS",
+                "data_length": 20,
+            },
+        ),
+    )
+    assert "Plan the trip" in found
+    assert not any("EqQBCkgSIGNED" in text or "ZW5jcnlwdGVk" in text for text in found), found
+
+
 def test_a_tool_call_gives_its_name_and_every_value_of_its_arguments() -> None:
     found = words(
         "chat",

@@ -82,7 +82,7 @@ def test_create_records_the_request_and_response(
 ) -> None:
     fake.enqueue(
         Reply.message(
-            [thinking_block("Greet back.", "sig_secret"), text_block("Hello there")],
+            [thinking_block("Greet back.", "sig_Greet"), text_block("Hello there")],
             usage={"output_tokens_details": {"thinking_tokens": 7}},
         )
     )
@@ -148,7 +148,7 @@ def test_create_records_the_request_and_response(
         {
             "role": "assistant",
             "parts": [
-                {"type": "reasoning", "content": "Greet back.", "has_signature": True},
+                {"type": "reasoning", "content": "Greet back.", "signature": "sig_Greet"},
                 {"type": "text", "content": "Hello there"},
             ],
             "finish_reason": "end_turn",

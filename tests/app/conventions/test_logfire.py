@@ -223,10 +223,9 @@ def test_thinking_is_reasoning(name: str, scenario: str) -> None:
     assert parts[0] == {
         "type": "reasoning",
         "content": "The user asks 2+2. That is 4.",
-        "has_signature": True,
+        "signature": "EqQBCkgFAKESIGNATURE==",
     }
     assert texts(parts) == ["2 + 2 = 4."]
-    assert "EqQBCkgFAKESIGNATURE==" not in json.dumps(conversation)
 
 
 @pytest.mark.parametrize("scenario", ["thinking", "stream_thinking"])
@@ -566,8 +565,8 @@ def test_anthropic_blocks_map_as_our_client_maps_them() -> None:
         {"type": "file", "modality": "document", "file_id": "file_1", "title": "T"},
         {"type": "document", "content": "D", "mime_type": "text/plain"},
         {"type": "document", "content": [{"type": "text", "content": "C"}]},
-        {"type": "reasoning", "content": "Hmm", "has_signature": True},
-        {"type": "reasoning", "redacted": True, "data_length": 4},
+        {"type": "reasoning", "content": "Hmm", "signature": "sig"},
+        {"type": "reasoning", "redacted": True, "data": "abcd", "data_length": 4},
         {"type": "tool_call", "id": "t1", "name": "f", "arguments": {"a": 1}},
         {"type": "tool_call_response", "id": "t1", "response": "ok", "is_error": False},
         {
@@ -833,7 +832,7 @@ def test_raw_anthropic_blocks_in_format_2(encoding: str) -> None:
     message = {"role": "assistant", "parts": parts}
     span = logfire_span(**{"gen_ai.output.messages": encoded([message], encoding)})
     assert CONVENTION.conversation(span)["output_messages"][0]["parts"] == [
-        {"type": "reasoning", "redacted": True, "data_length": 6},
+        {"type": "reasoning", "redacted": True, "data": "abcdef", "data_length": 6},
         {
             "type": "server_tool_call",
             "id": "s1",
@@ -852,7 +851,7 @@ def test_raw_anthropic_blocks_in_format_2(encoding: str) -> None:
         {
             "type": "tool_call_response",
             "id": "t",
-            "response": [{"type": "reasoning", "content": "x", "has_signature": False}],
+            "response": [{"type": "reasoning", "content": "x"}],
         },
     ]
 
@@ -870,7 +869,7 @@ def test_raw_anthropic_blocks_in_format_2(encoding: str) -> None:
         ),
         (
             "ThinkingBlock(signature='sig', thinking='Hmm.', type='thinking')",
-            {"type": "reasoning", "content": "Hmm.", "has_signature": True},
+            {"type": "reasoning", "content": "Hmm.", "signature": "sig"},
         ),
         (
             "TextBlock(citations=[CitationCharLocation(cited_text='x', document_index=0,"

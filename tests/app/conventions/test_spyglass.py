@@ -79,13 +79,13 @@ BLOCKS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
         {"max_text_chars": 100},
     ),
     "reasoning": (
-        thinking_block("Think first.", "sig_SECRET"),
-        {"type": "reasoning", "content": "Think first.", "has_signature": True},
+        thinking_block("Think first.", "sig_Think"),
+        {"type": "reasoning", "content": "Think first.", "signature": "sig_Think"},
         {},
     ),
     "reasoning redacted": (
         redacted_thinking_block("ZW5jcnlwdGVk"),
-        {"type": "reasoning", "redacted": True, "data_length": 12},
+        {"type": "reasoning", "redacted": True, "data": "ZW5jcnlwdGVk", "data_length": 12},
         {},
     ),
     "tool_call": (
@@ -471,7 +471,7 @@ def test_a_call(client_spans: ClientSpans) -> None:
             {
                 "role": "assistant",
                 "parts": [
-                    {"type": "reasoning", "content": "Look it up.", "has_signature": True},
+                    {"type": "reasoning", "content": "Look it up.", "signature": "sig_fake"},
                     {
                         "type": "tool_call",
                         "id": "toolu_1",
