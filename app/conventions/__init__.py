@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from app.conventions import anthropic_sdk, logfire, openinference, openllmetry, otel_genai, spyglass
+from app.conventions import (
+    anthropic_sdk,
+    logfire,
+    openinference,
+    openllmetry,
+    otel_genai,
+    shapes,
+    spyglass,
+)
 from app.conventions.common import LlmSummary
 from app.conventions.pairing import pair_tool_calls
 
@@ -105,7 +113,8 @@ def conversation_of(
     reader = BY_NAME.get(convention) if convention else None
     if reader is None:
         return None
-    return reader.conversation(attributes, parts, events=events, logs=logs)
+    conversation = reader.conversation(attributes, parts, events=events, logs=logs)
+    return shapes.with_other_kinds_raw(conversation)
 
 
 __all__ = [

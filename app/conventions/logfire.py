@@ -67,24 +67,6 @@ CONTENT_FIELDS = frozenset(
 MESSAGE_FIELDS = frozenset(
     {"role", "content", "tool_calls", "tool_call_id", "function_call", "name", "type"}
 )
-# Part types of the normalised shape, kept as they come.
-KNOWN_PARTS = frozenset(
-    {
-        "text",
-        "reasoning",
-        "tool_call",
-        "tool_call_response",
-        "server_tool_call",
-        "server_tool_call_response",
-        "blob",
-        "uri",
-        "file",
-        "document",
-        "search_result",
-        "generic",
-        shapes.UNKNOWN,
-    }
-)
 # Anthropic blocks that format 2 passes through as they are, read as our client reads them.
 ANTHROPIC_BLOCKS = frozenset(
     {"thinking", "redacted_thinking", "tool_use", "tool_result", "server_tool_use", "mcp_tool_use"}
@@ -460,8 +442,6 @@ def _genai_part(part: dict[str, Any], depth: int = 0) -> dict[str, Any]:
         response = part["response"]
         if depth < MAX_NESTING and all(_typed(item) for item in response):
             part = {**part, "response": [_genai_part(item, depth + 1) for item in response]}
-    if kind not in KNOWN_PARTS and part.keys() != {"type", "raw"}:
-        return shapes.raw_part(part, kind)
     return part
 
 

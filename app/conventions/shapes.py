@@ -5,7 +5,9 @@ in the OpenTelemetry GenAI conventions. What already has that shape is kept exac
 Anything else is fitted into it without losing a thing:
 
 - a value where a part was expected, or a part without a type, becomes
-  `{"type": "unknown", "raw": <value>}` (bare text becomes a text part);
+  `{"type": "unknown", "raw": <value>}` (bare text becomes a text part); a part of a type
+  outside `PART_KINDS` is passed through by the conventions and, once they are done,
+  kept whole as `{"type": <its type>, "raw": <the part>}` (`with_other_kinds_raw`);
 - a message that is not one becomes a message of role "unknown" holding it as such a part;
 - a message written the older way, `{"role", "content"}`, is read as an OpenAI chat message
   (below);
@@ -38,12 +40,68 @@ from app.conventions.common import structured
 UNKNOWN = "unknown"
 # Parts hold parts (a tool result holding documents holding text): past this, kept as they are.
 MAX_NESTING = 16
+# The part types a normalised conversation is made of: the GenAI conventions' own, and two of
+# Anthropic's that have no GenAI equivalent. Any other is shown as `{"type": <kind>, "raw": …}`.
+PART_KINDS = frozenset(
+    {
+        "text",
+        "reasoning",
+        "tool_call",
+        "tool_call_response",
+        "server_tool_call",
+        "server_tool_call_response",
+        "blob",
+        "uri",
+        "file",
+        "document",
+        "search_result",
+    }
+)
 # Part types whose field holds a list of parts.
 _NESTED = {"tool_call_response": "response", "document": "content", "search_result": "content"}
 
 
 def raw_part(value: Any, kind: str = UNKNOWN) -> dict[str, Any]:
     return {"type": kind, "raw": value}
+
+
+def with_other_kinds_raw(conversation: dict[str, Any]) -> dict[str, Any]:
+    """The conversation with every part of a kind outside `PART_KINDS` kept whole under `raw`.
+
+    Each convention passes through the parts it does not map (a GenAI generic part, a block
+    type newer than this code); this one pass gives them the same shape whichever convention
+    recorded them, so that a reader of the API finds them in one place.
+    """
+    result = dict(conversation)
+    if isinstance(result.get("system_instructions"), list):
+        result["system_instructions"] = _parts_raw(result["system_instructions"], 0)
+    for key in ("input_messages", "output_messages"):
+        if isinstance(result.get(key), list):
+            result[key] = [
+                {**item, "parts": _parts_raw(item["parts"], 0)}
+                if isinstance(item, dict) and isinstance(item.get("parts"), list)
+                else item
+                for item in result[key]
+            ]
+    return result
+
+
+def _parts_raw(parts: list[Any], depth: int) -> list[Any]:
+    return [_part_raw(item, depth) for item in parts]
+
+
+def _part_raw(value: Any, depth: int) -> Any:
+    if not isinstance(value, dict) or depth >= MAX_NESTING:
+        return value
+    kind = value.get("type")
+    if kind not in PART_KINDS:
+        if isinstance(kind, str) and value.keys() == {"type", "raw"}:
+            return value
+        return raw_part(value, kind if isinstance(kind, str) and kind else UNKNOWN)
+    field = _NESTED.get(kind)
+    if field and isinstance(value.get(field), list):
+        return {**value, field: _parts_raw(value[field], depth + 1)}
+    return value
 
 
 def part(value: Any, depth: int = 0) -> dict[str, Any]:

@@ -680,6 +680,26 @@ def test_the_conversation_of_a_gen_ai_span(client: TestClient, encoded: str) -> 
     assert reply["streaming"] is None
 
 
+def test_parts_of_other_kinds_are_kept_under_raw(client: TestClient) -> None:
+    # The GenAI conventions allow parts of any type; the contract puts those under "raw",
+    # at any depth, whichever convention recorded them.
+    weird = {"type": "weird_thing", "foo": 1}
+    result = {"type": "tool_call_response", "id": "t1", "response": [weird]}
+    messages = [{"role": "assistant", "parts": [weird, result, {"type": "text", "content": "ok"}]}]
+    call = span(
+        "chat", attributes=gen_ai(**{"gen_ai.output.messages": orjson.dumps(messages).decode()})
+    )
+    export(client, request(call))
+    path = f"/api/v1/traces/{call.trace_id.hex()}/spans/{call.span_id.hex()}/conversation"
+    [message] = get(client, path)["output_messages"]
+    raw = {"type": "weird_thing", "raw": weird}
+    assert message["parts"] == [
+        raw,
+        {"type": "tool_call_response", "id": "t1", "response": [raw]},
+        {"type": "text", "content": "ok"},
+    ]
+
+
 def test_a_span_that_is_not_an_llm_call_has_no_conversation(client: TestClient) -> None:
     plain = span("plain", attributes={"http.method": "GET"})
     export(client, request(plain))
