@@ -19,7 +19,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from app.conventions.pairing import iter_parts, pair_tool_calls
-from app.rendering import highlight_budget, json_html, json_view, markdown, pretty_json, safe_url
+from app.rendering import json_html, json_view, markdown, pretty_json, render_budget, safe_url
 
 # Text longer than this is collapsed behind "show all".
 LONG_CHARS = 3_000
@@ -436,7 +436,7 @@ def _listed(value: Any) -> list[Any]:
 
 
 def build(conversation: dict[str, Any]) -> ConversationView:
-    with highlight_budget():
+    with render_budget():
         return _build(conversation)
 
 

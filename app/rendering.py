@@ -32,27 +32,30 @@ from pygments.util import ClassNotFound
 # time that grows with the square of the text.
 MAX_HIGHLIGHT_CHARS = 100_000
 MAX_HIGHLIGHT_CODE_CHARS = 10_000
-# Highlighting one page stops after this long; the rest of its code is shown plain, so no
-# conversation, however much code it holds, can make a page slow.
-PAGE_HIGHLIGHT_SECONDS = 0.5
-_highlight_deadline: ContextVar[float | None] = ContextVar("highlight_deadline", default=None)
+# Past this size a text is shown as written, not as Markdown: markdown-it-py takes up to ~15 µs
+# a character on text made of brackets and other punctuation, which any span can carry.
+MAX_MARKDOWN_CHARS = 50_000
+# Rich rendering (Markdown and highlighting) of one page stops after this long; the rest of its
+# text is shown as written, so no conversation, however much it holds, can make a page slow.
+PAGE_RENDER_SECONDS = 1.5
+_render_deadline: ContextVar[float | None] = ContextVar("render_deadline", default=None)
 SAFE_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
 
 _FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
 
 
 @contextmanager
-def highlight_budget(seconds: float = PAGE_HIGHLIGHT_SECONDS) -> Iterator[None]:
-    """Within the block, highlighting stops once `seconds` have passed."""
-    token = _highlight_deadline.set(time.monotonic() + seconds)
+def render_budget(seconds: float = PAGE_RENDER_SECONDS) -> Iterator[None]:
+    """Within the block, Markdown and highlighting stop once `seconds` have passed."""
+    token = _render_deadline.set(time.monotonic() + seconds)
     try:
         yield
     finally:
-        _highlight_deadline.reset(token)
+        _render_deadline.reset(token)
 
 
 def _within_budget() -> bool:
-    deadline = _highlight_deadline.get()
+    deadline = _render_deadline.get()
     return deadline is None or time.monotonic() < deadline
 
 
@@ -125,12 +128,19 @@ _rendered = _RenderedCache(max_chars=8_000_000)
 
 
 def markdown(text: str) -> Markup:
-    """A message's text as HTML. Raw HTML in it is shown as text, never rendered."""
+    """A message's text as HTML. Raw HTML in it is shown as text, never rendered.
+
+    Text too long to render quickly, or met once the page's budget is spent, is shown as
+    written: escaped, its line breaks kept.
+    """
     html = _rendered.get(text)
-    if html is None:
-        html = Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
-        if _within_budget():  # a render cut short of its highlighting is not worth keeping
-            _rendered.put(text, html)
+    if html is not None:
+        return html
+    if len(text) > MAX_MARKDOWN_CHARS or not _within_budget():
+        return Markup('<pre class="as-written">{}</pre>').format(text)
+    html = Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes; html is off
+    if _within_budget():  # a render cut short of its highlighting is not worth keeping
+        _rendered.put(text, html)
     return html
 
 

@@ -87,9 +87,8 @@ def test_fenced_code_in_an_unknown_language_is_plain(info: str) -> None:
 def test_very_long_code_is_not_highlighted() -> None:
     body = "x = 1\n" * (MAX_HIGHLIGHT_CHARS // 6 + 1)
     soup = _parse(markdown(f"```python\n{body}```"))
-    code = soup.select_one("pre code")
-    assert code.get_text() == body
-    assert code.find("span") is None
+    assert body in soup.select_one("pre").get_text()
+    assert soup.find("span") is None
 
 
 XSS = [
@@ -318,17 +317,33 @@ def test_long_code_is_not_highlighted() -> None:
     assert big.select_one("code").get_text() == code
 
 
-def test_highlighting_stops_when_the_page_budget_is_spent() -> None:
-    from app.rendering import highlight_budget
+def test_rich_rendering_stops_when_the_page_budget_is_spent() -> None:
+    from app.rendering import render_budget
 
     text = "```python\ny = 2  # not yet rendered anywhere\n```"
-    with highlight_budget(0.0):
+    prose = "*not yet rendered anywhere* <b>x</b>"
+    with render_budget(0.0):
         plain = _parse(markdown(text))
+        plain_prose = _parse(markdown(prose))
         json_plain = _parse(json_html({"budget": "spent"}))
     assert plain.select("code span") == [] and "y = 2" in plain.get_text()
+    assert plain_prose.select("em, b") == []
+    assert plain_prose.select_one("pre.as-written").get_text() == prose
     assert json_plain.select("span") == [] and json.loads(json_plain.get_text())
-    # A render cut short is not cached: with time to spare the same text is highlighted.
+    # A render cut short is not cached: with time to spare the same text is rendered.
     assert _parse(markdown(text)).select("code span.hl-n")
+    assert _parse(markdown(prose)).select_one("em").get_text() == "not yet rendered anywhere"
+
+
+@pytest.mark.parametrize("unit", ["![", "[", "*a_", "<script>alert(1)</script>\n"])
+def test_text_too_long_for_markdown_is_shown_as_written(unit: str) -> None:
+    from app.rendering import MAX_MARKDOWN_CHARS
+
+    # Text made of brackets costs markdown-it ~15 µs a character: 4 MB of it took 48 s.
+    text = unit * (MAX_MARKDOWN_CHARS // len(unit) + 1)
+    page = _parse(markdown(text))
+    assert page.select_one("pre.as-written").get_text() == text
+    assert page.select("script, a, em, p") == []
 
 
 def test_the_rendered_markdown_cache_is_bounded_by_size() -> None:
