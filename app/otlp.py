@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 Format = Literal["protobuf", "json"]
 
@@ -192,24 +192,32 @@ def _parse(body: bytes, fmt: Format, message: Message, fix_ids: Callable[[Any], 
 
 # protobuf's JSON parser stops at this depth of messages too; the shape check stops with it.
 MAX_JSON_DEPTH = 100
-_MESSAGE, _DOUBLE = "message", "double"
+_MESSAGE, _DOUBLE, _ENUM, _BYTES = "message", "double", "enum", "bytes"
+# Base64 as protobuf's JSON mapping reads it: either alphabet, padding optional.
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 
 
 @cache
-def _checked_fields(descriptor: Descriptor) -> dict[str, tuple[str, Descriptor | None, bool]]:
-    """The fields of a message the shape check looks at, by both JSON spellings."""
+def _checked_fields(descriptor: Descriptor) -> dict[str, tuple[str, Any, bool]]:
+    """The fields of a message the shape check looks at, by both JSON spellings, each with
+    the descriptor of its message or enum type."""
     checked = {}
     for f in descriptor.fields:
         if f.type == f.TYPE_MESSAGE:
             kind = _MESSAGE
         elif f.type == f.TYPE_DOUBLE:
             kind = _DOUBLE
+        elif f.type == f.TYPE_ENUM:
+            kind = _ENUM
+        elif f.type == f.TYPE_BYTES:
+            kind = _BYTES
         else:
             continue
         repeated = getattr(f, "is_repeated", None)  # protobuf 6 and later; `label` before
         if repeated is None:
             repeated = f.label == f.LABEL_REPEATED
-        checked[f.json_name] = checked[f.name] = (kind, f.message_type, repeated)
+        of_type = f.enum_type if kind == _ENUM else f.message_type
+        checked[f.json_name] = checked[f.name] = (kind, of_type, repeated)
     return checked
 
 
@@ -219,7 +227,10 @@ def _check_shape(node: dict, descriptor: Descriptor, path: str, depth: int) -> N
     Given a string or a list where a message belongs, it iterates it for field names and, told
     to ignore unknown fields, ignores them all: `"value": "text"` would store an attribute as
     null and `"status": "ERROR"` a failed span as unset. Given `true` for a double, it stores 1.0.
-    Every other wrong type protobuf refuses itself, with its own message.
+    It reads an unknown enum name as 0 and 1.5 as 1, so that an error status or a log's severity
+    would change without a word, and it decodes bytes leniently, dropping every character that
+    is not base64 ("!!!" is stored as no bytes). Every other wrong type protobuf refuses itself,
+    with its own message.
     """
     if depth > MAX_JSON_DEPTH:
         raise OtlpError(400, "OTLP/JSON body is nested too deeply")
@@ -238,10 +249,23 @@ def _check_shape(node: dict, descriptor: Descriptor, path: str, depth: int) -> N
             if kind == _DOUBLE:
                 if isinstance(item, bool):
                     raise OtlpError(400, f"{at} must be a number, not a boolean")
+            elif kind == _ENUM:
+                if type(item) is not int and not (
+                    isinstance(item, str) and item in message_type.values_by_name
+                ):
+                    raise OtlpError(400, f"{at} {item!r} is not a known {message_type.name}")
+            elif kind == _BYTES:
+                if isinstance(item, str) and not _is_base64(item):
+                    raise OtlpError(400, f"{at} is not base64: {item[:80]!r}")
             elif isinstance(item, dict):
                 _check_shape(item, message_type, at, depth + 1)
             else:
                 raise OtlpError(400, f"{at} must be an object, not {_json_type(item)}")
+
+
+def _is_base64(text: str) -> bool:
+    # A length of 4n+1 cannot be base64, padded or not.
+    return _BASE64.fullmatch(text) is not None and len(text.rstrip("=")) % 4 != 1
 
 
 def _json_type(value: Any) -> str:
@@ -290,18 +314,6 @@ _SPAN_ID_KEYS = ("spanId", "span_id")
 _SPAN_KEYS = _TRACE_ID_KEYS + _SPAN_ID_KEYS + ("parentSpanId", "parent_span_id")
 
 
-_SPAN_KIND_NAMES = frozenset(Span.SpanKind.keys())
-_STATUS_CODE_NAMES = frozenset(Status.StatusCode.keys())
-
-
-def _check_enum(value: Any, names: frozenset[str], where: str, what: str) -> None:
-    """protobuf's JSON parser reads an unknown enum name as 0 and 1.5 as 1 when told to ignore
-    unknown fields, which would turn an error status into "unset" without a word."""
-    if value is None or (type(value) is int) or (isinstance(value, str) and value in names):
-        return
-    raise OtlpError(400, f"{where} {value!r} is not a known {what}")
-
-
 def _fix_trace_ids(document: dict) -> None:
     for r, rs in _items(document, "resourceSpans", "resource_spans"):
         for s, ss in _items(rs, "scopeSpans", "scope_spans"):
@@ -310,11 +322,6 @@ def _fix_trace_ids(document: dict) -> None:
                     continue
                 where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
                 _hex_to_base64(span, _SPAN_KEYS, where)
-                _check_enum(span.get("kind"), _SPAN_KIND_NAMES, f"{where}.kind", "SpanKind")
-                status = span.get("status")
-                if isinstance(status, dict):
-                    code = status.get("code")
-                    _check_enum(code, _STATUS_CODE_NAMES, f"{where}.status.code", "StatusCode")
                 for k, link in _items(span, "links"):
                     if isinstance(link, dict):
                         _hex_to_base64(link, _TRACE_ID_KEYS + _SPAN_ID_KEYS, f"{where}.links[{k}]")

@@ -1167,6 +1167,45 @@ def test_an_enum_that_protobuf_would_silently_zero_is_refused(field, value, mess
     fails(400, re.escape(message), lambda: otlp.decode_traces(json.dumps(body).encode(), "json"))
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("SEVERITY_NUMBER_BOGUS", "severityNumber 'SEVERITY_NUMBER_BOGUS' is not a known"),
+        (17.5, "severityNumber 17.5 is not a known SeverityNumber"),
+        (True, "severityNumber True is not a known SeverityNumber"),
+    ],
+)
+def test_a_log_severity_that_protobuf_would_silently_change_is_refused(value, message) -> None:
+    record = {"traceId": "ab" * 16, "spanId": "cd" * 8, "severityNumber": value}
+    body = {"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]}
+    fails(400, re.escape(message), lambda: otlp.decode_logs(json.dumps(body).encode(), "json"))
+
+
+def _attribute_body(value: dict) -> bytes:
+    span = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "x"}
+    span["attributes"] = [{"key": "b", "value": value}]
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+
+
+@pytest.mark.parametrize("text", ["!!!", "@@@@", "YQ==YQ==", "a", "YQ=a", "YQ==="])
+def test_bytes_that_are_not_base64_are_refused(text: str) -> None:
+    # protobuf's JSON parser drops what is not base64: "!!!" would be stored as no bytes.
+    fails(
+        400,
+        re.escape("attributes[0].value.bytesValue is not base64"),
+        lambda: otlp.decode_traces(_attribute_body({"bytesValue": text}), "json"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [("YQ==", "YQ=="), ("YQ", "YQ=="), ("-_8=", "+/8="), ("", ""), ("AAEC", "AAEC")],
+)
+def test_base64_bytes_of_either_alphabet_are_read(text: str, stored: str) -> None:
+    [record] = otlp.decode_traces(_attribute_body({"bytesValue": text}), "json").records
+    assert record["attributes"] == {"b": stored}
+
+
 def test_enum_names_that_exist_are_read() -> None:
     span = {
         "traceId": "ab" * 16,
