@@ -3,8 +3,8 @@
 A pure ASGI middleware, so that no route, present or future, can be reached around it. The
 token is accepted as `Authorization: Bearer <token>`, or from the `spyglass_token` cookie that
 the sign-in form (`app/routes/login.py`) sets. Without it, a browser asking for a page is sent
-to that form; every other client (the REST API, OTLP exporters, the pages' own script) gets a
-401 in JSON. `token_matches()` is the one place a presented token is compared with the
+to that form; every other client gets a 401: OTLP exporters a google.rpc.Status in the format
+they sent, the REST API and the pages' own script JSON. `token_matches()` is the one place a presented token is compared with the
 configured one, in constant time.
 """
 
@@ -17,6 +17,8 @@ from urllib.parse import quote, unquote, urlencode
 import orjson
 from starlette.requests import cookie_parser
 
+from app import otlp
+
 COOKIE_NAME = "spyglass_token"
 LOGIN_PATH = "/login"
 # The sign-in page is drawn by base.html, which links these: the repository's own files, no data.
@@ -26,7 +28,9 @@ LOGIN_ASSETS = frozenset(
 # Everything reachable without the token, by exact path: liveness, the form, what it loads.
 OPEN_PATHS = frozenset({"/healthz", LOGIN_PATH, *LOGIN_ASSETS})
 # Machine endpoints: whatever their Accept header says, they get a 401, never the form.
-API_PREFIXES = ("/api/", "/v1/")
+OTLP_PREFIX = "/v1/"
+API_PREFIXES = ("/api/", OTLP_PREFIX)
+REFUSED = "missing or wrong token: send Authorization: Bearer <token>"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -76,11 +80,16 @@ class TokenAuth:
         if _is_page_visit(scope):
             await _send(send, 303, [(b"location", _login_location(scope).encode())], b"")
             return
-        body = orjson.dumps(
-            {"detail": "missing or wrong token: send Authorization: Bearer <token>"}
-        )
+        if scope["path"].startswith(OTLP_PREFIX):
+            # OTLP/HTTP: a failed export is answered with a google.rpc.Status in the request's
+            # own format, which exporters parse and log.
+            fmt = _otlp_format(scope)
+            body = otlp.error_reply(fmt, 401, REFUSED)
+            content_type = otlp.MEDIA_TYPE_OF[fmt].encode()
+        else:
+            body, content_type = orjson.dumps({"detail": REFUSED}), b"application/json"
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"www-authenticate", b'Bearer realm="spyglass"'),
         ]
         await _send(send, 401, headers, body)
@@ -101,6 +110,13 @@ class TokenAuth:
             found = cookie_parser("; ".join(cookies)).get(COOKIE_NAME, "")
             presented = unquote(found).encode()
         return token_matches(presented, self.token)
+
+
+def _otlp_format(scope: dict) -> otlp.Format:
+    """The format an OTLP request was sent in; JSON, readable by a person, for any other."""
+    content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    media_type = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
+    return otlp.CONTENT_TYPES.get(media_type, "json")
 
 
 def _is_page_visit(scope: dict) -> bool:

@@ -10,6 +10,7 @@ import hmac
 import re
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,6 +18,8 @@ from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
 from starlette.routing import Mount, Route
 
 from app import auth
@@ -93,7 +96,30 @@ def test_every_route_but_the_open_ones_refuses_a_request_without_the_token(
         else:
             assert reply.status_code == 401, (method, path, reply.status_code)
             assert reply.headers["www-authenticate"].startswith("Bearer")
-            assert "missing or wrong token" in reply.json()["detail"]
+            said = reply.json()["message" if path.startswith("/v1/") else "detail"]
+            assert "missing or wrong token" in said
+
+
+@pytest.mark.parametrize(
+    ("content_type", "parse"),
+    [
+        ("application/x-protobuf", status_pb2.Status.FromString),
+        ("application/json", lambda body: json_format.Parse(body, status_pb2.Status())),
+        ("text/plain", lambda body: json_format.Parse(body, status_pb2.Status())),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs", "/v1/metrics"])
+def test_an_otlp_export_without_the_token_gets_a_status_in_its_format(
+    guarded: TestClient, path: str, content_type: str, parse: Any
+) -> None:
+    # OTLP/HTTP: every failed export is answered with a google.rpc.Status, which exporters log.
+    reply = guarded.post(path, content=b"", headers={"content-type": content_type})
+    assert reply.status_code == 401
+    expected = "application/x-protobuf" if content_type.endswith("protobuf") else "application/json"
+    assert reply.headers["content-type"] == expected
+    status = parse(reply.content)
+    assert status.code == code_pb2.UNAUTHENTICATED
+    assert "missing or wrong token" in status.message
 
 
 def test_the_open_set_is_exact_paths_and_no_more(guarded: TestClient) -> None:
