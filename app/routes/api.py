@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from app import params, queries
+from app.long_values import LONG_VALUE_CHARS
 
 
 class Problem(BaseModel):
@@ -213,6 +214,13 @@ def _attribute_pairs(values: list[str]) -> list[tuple[str, str]]:
         key, sep, expected = value.partition("=")
         if not sep or not key:
             raise _bad(f"attr must look like KEY=VALUE, got {value[:80]!r}")
+        if len(expected) >= LONG_VALUE_CHARS:
+            # Such values are stored apart from the span's attributes (app.long_values), where
+            # an equality filter cannot see them: say so rather than match nothing.
+            raise _bad(
+                f"attr {key[:80]!r}: a value of {LONG_VALUE_CHARS} characters or more cannot be"
+                " filtered on; find it by its words with q on /api/v1/traces"
+            )
         pairs.append((key, expected))
     return pairs
 

@@ -780,6 +780,19 @@ def test_a_bad_parameter_is_422_with_a_readable_message(
     assert fragment in detail
 
 
+def test_an_attr_value_too_long_to_filter_on_is_a_422_not_an_empty_page(
+    client: TestClient,
+) -> None:
+    # Values of 256 characters or more are stored apart from the span's attributes.
+    item = span(attributes={"short": "L" * 255, "long": "L" * 256})
+    export(client, request(item))
+    found = get(client, "/api/v1/spans", attr="short=" + "L" * 255)["spans"]
+    assert [s["span_id"] for s in found] == [item.span_id.hex()]
+    reply = client.get("/api/v1/spans", params={"attr": "long=" + "L" * 256})
+    assert reply.status_code == 422
+    assert "256 characters or more cannot be filtered on" in reply.json()["detail"]
+
+
 def test_a_span_cursor_is_refused_by_the_trace_list_and_back(client: TestClient) -> None:
     export(client, request(*(span() for _ in range(3))))
     span_cursor = get(client, "/api/v1/spans", limit=1)["next_cursor"]
