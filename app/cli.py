@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import socket
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app import __version__, gc_tuning
 from app.database import DatabaseError, open_database
@@ -23,7 +24,9 @@ from app.settings import Settings
 def _settings(**flags: Any) -> Settings:
     """Settings from the environment, with the flags that were given taking precedence."""
     try:
-        return Settings(**{name: value for name, value in flags.items() if value is not None})
+        # A flag not given is None, or () for one that may repeat: the variable then counts.
+        given = {name: value for name, value in flags.items() if value not in (None, ())}
+        return Settings(**given)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
@@ -61,20 +64,44 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-database_options = [
-    click.option("--database-url", help="SQLAlchemy URL [env: SPYGLASS_DATABASE_URL]"),
-    click.option(
-        "--data-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="directory of the default SQLite file [env: SPYGLASS_DATA_DIR]",
-    ),
-]
+def _setting_option(name: str) -> Any:
+    """The flag of one setting: `--<name>`, typed and documented by the Settings field, so that
+    every setting has one and a new setting cannot be left without it."""
+    field = Settings.model_fields[name]
+    flag = "--" + name.replace("_", "-")
+    kind = next((t for t in typing.get_args(field.annotation) if t is not type(None)), None)
+    kind = kind or field.annotation
+    help_text = f"{field.description} [env: SPYGLASS_{name.upper()}"
+    if field.default is not None and field.default_factory is None:
+        help_text += f"; default {field.default}"
+    help_text += "]"
+    if kind is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+    if typing.get_origin(kind) is list:
+        return click.option(flag, name, multiple=True, help=f"{help_text}; may repeat")
+    if kind is Path:
+        return click.option(
+            flag, name, type=click.Path(path_type=Path, file_okay=False), help=help_text
+        )
+    if kind is SecretStr:
+        # A flag's value is in the process list for every local user to read.
+        help_text += "; other local users can read it in the process list: prefer the variable"
+        kind = str
+    return click.option(flag, name, type=kind, help=help_text)
 
 
-def with_database_options(command: Any) -> Any:
-    for option in reversed(database_options):
-        command = option(command)
-    return command
+def with_setting_options(*names: str) -> Any:
+    """Give a command the flags of these settings, in this order."""
+
+    def decorate(command: Any) -> Any:
+        for name in reversed(names):
+            command = _setting_option(name)(command)
+        return command
+
+    return decorate
+
+
+DATABASE_SETTINGS = ("database_url", "data_dir")
 
 
 @click.group()
@@ -84,20 +111,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", help="bind address [env: SPYGLASS_HOST; default 127.0.0.1]")
-@click.option("--port", type=int, help="the one port [env: SPYGLASS_PORT; default 4318]")
-@with_database_options
-@click.option("--access-log/--no-access-log", default=None, help="log every HTTP request")
-@click.option(
-    "--retention-days",
-    type=float,
-    help="drop traces older than this many days [env: SPYGLASS_RETENTION_DAYS]",
-)
-@click.option(
-    "--max-db-mb",
-    type=float,
-    help="drop the oldest traces past this database size [env: SPYGLASS_MAX_DB_MB]",
-)
+@with_setting_options(*Settings.model_fields)
 def serve(**flags: Any) -> None:
     """Run the collector: OTLP/HTTP receiver, REST API and pages on one port."""
     import uvicorn
@@ -136,7 +150,7 @@ def db() -> None:
 
 
 @db.command()
-@with_database_options
+@with_setting_options(*DATABASE_SETTINGS)
 def upgrade(**flags: Any) -> None:
     """Apply every pending migration."""
     settings = _settings(**flags)
@@ -184,7 +198,7 @@ def copy_database(source_url: str, destination_url: str, restart: bool) -> None:
 
 
 @main.command()
-@with_database_options
+@with_setting_options(*DATABASE_SETTINGS)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the traces as JSON")
 def traces(limit: int, as_json: bool, **flags: Any) -> None:

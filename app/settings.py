@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     port: int = Field(4318, ge=1, le=65535, description="the one port: OTLP, REST and pages")
     data_dir: Path = Field(default_factory=default_data_dir, description="home of the SQLite file")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
-    token: SecretStr | None = Field(None, description="when set, required on all but /healthz")
+    token: SecretStr | None = Field(
+        None, description="when set, required on every path but /healthz and the sign-in form"
+    )
     max_body_bytes: int = Field(
         16 * MIB, ge=1024, description="largest OTLP body, before and after decompression"
     )

@@ -7,12 +7,14 @@ import socket
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from app import ingest, store
-from app.cli import main
+from app.cli import _settings, main, serve
 from app.database import open_database
+from app.settings import Settings
 from tests import otlp_builders as otlp
 from tests.collector_process import free_port, spyglass_command
 
@@ -113,3 +115,49 @@ def test_traces_on_an_empty_database_says_so(database_url: str) -> None:
     result = CliRunner().invoke(main, ["traces", "--database-url", database_url])
     assert result.exit_code == 0
     assert result.output.strip() == "no traces yet"
+
+
+# --- every setting is a flag of serve ---------------------------------------------------------
+
+
+def _serve_settings(*args: str) -> Settings:
+    """The settings `spyglass serve ARGS` would run with, parsed by the real command."""
+    context = serve.make_context("serve", list(args))
+    return _settings(**context.params)
+
+
+def test_every_setting_has_a_serve_flag_of_the_same_name() -> None:
+    flags = {option.name for option in serve.params}
+    assert flags == set(Settings.model_fields)
+
+
+def test_serve_flags_override_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPYGLASS_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("SPYGLASS_ACCESS_LOG", "true")
+    monkeypatch.setenv("SPYGLASS_ALLOWED_HOSTS", '["from-env"]')
+    assert _serve_settings().max_body_bytes == 2048
+    settings = _serve_settings(
+        "--max-body-bytes",
+        "4096",
+        "--no-access-log",
+        "--token",
+        "s3cret",
+        "--allowed-hosts",
+        "localhost",
+        "--allowed-hosts",
+        "spyglass.lan",
+        "--decode-processes",
+        "0",
+    )
+    assert settings.max_body_bytes == 4096
+    assert settings.access_log is False
+    assert settings.token is not None and settings.token.get_secret_value() == "s3cret"
+    assert settings.allowed_hosts == ["localhost", "spyglass.lan"]
+    assert settings.decode_processes == 0
+    # A flag that may repeat and is not given leaves the variable in force.
+    assert _serve_settings().allowed_hosts == ["from-env"]
+
+
+def test_a_bad_flag_value_is_one_clear_error() -> None:
+    with pytest.raises(click.ClickException, match="max_body_bytes"):
+        _serve_settings("--max-body-bytes", "10")
