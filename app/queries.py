@@ -607,6 +607,9 @@ class StoredCall:
     # The call span's own duration: for the sources whose span ends with the stream, the
     # stream's duration, which their attributes do not say.
     duration_ms: float | None = None
+    # The status message of a part that failed (a stream broken off mid-way): the call's error
+    # message, which the part's attributes do not hold.
+    part_error: str | None = None
 
     def conversation(self) -> dict[str, Any] | None:
         """The call, normalised; None when no known convention recorded it. The SDK's token
@@ -620,6 +623,9 @@ class StoredCall:
             known = self.duration_ms is not None and self.duration_ms > 0
             if known and isinstance(streaming, dict) and streaming.get("duration_ms") is None:
                 streaming["duration_ms"] = self.duration_ms
+            error = conversation.get("error")
+            if self.part_error and isinstance(error, dict) and not error.get("message"):
+                error["message"] = self.part_error
         return conversation
 
     def links_of(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
@@ -784,7 +790,7 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
     call = _shown_by(connection, row)
     s = spans.c
     under = connection.execute(
-        sa.select(*_CALL_COLUMNS, *ATTRIBUTES)
+        sa.select(*_CALL_COLUMNS, *ATTRIBUTES, s.status_code, s.status_message)
         .where(
             s.trace_id == call.trace_id,
             s.parent_span_id == call.span_id,
@@ -838,4 +844,12 @@ def llm_call(connection: sa.Connection, trace_id: bytes, span_id: bytes) -> Stor
         linked=[LinkedSpan(r.trace_id.hex(), r.span_id.hex(), r.llm_convention) for r in linked],
         folded=folded,
         duration_ms=_duration_ms(call.start_ns, call.end_ns),
+        part_error=next(
+            (
+                r.status_message
+                for r in parts
+                if STATUS_CODES[r.status_code] == "error" and r.status_message
+            ),
+            None,
+        ),
     )

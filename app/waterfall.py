@@ -22,6 +22,9 @@ class Row:
     width_pct: float
     child_count: int
     start_offset_ms: float  # from the trace's first span
+    # A part of this row's call that failed (a stream broken off mid-way): the call failed too,
+    # though its own span, which ended when the response began, says nothing of it.
+    failed_part: dict[str, Any] | None = None
 
     @property
     def span_id(self) -> str:
@@ -29,7 +32,13 @@ class Row:
 
     @property
     def is_error(self) -> bool:
-        return self.span["status_code"] == "error"
+        return self.span["status_code"] == "error" or self.failed_part is not None
+
+    @property
+    def error_message(self) -> str | None:
+        if self.span["status_code"] == "error":
+            return self.span.get("status_message")
+        return self.failed_part.get("status_message") if self.failed_part else None
 
     @property
     def llm(self) -> dict[str, Any] | None:
@@ -49,13 +58,26 @@ class Tick:
     label: str
 
 
-def _tree_order(spans: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, int]]:
+def _failed_part(kids: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next(
+        (
+            kid
+            for kid in kids
+            if kid["status_code"] == "error" and (kid.get("llm") or {}).get("role") == "part"
+        ),
+        None,
+    )
+
+
+def _tree_order(
+    spans: list[dict[str, Any]],
+) -> list[tuple[dict[str, Any], int, list[dict[str, Any]]]]:
     ids = {span["span_id"] for span in spans}
     children: dict[str | None, list[dict[str, Any]]] = {}
     for span in spans:
         parent = span["parent_span_id"]
         children.setdefault(parent if parent in ids else None, []).append(span)
-    ordered: list[tuple[dict[str, Any], int, int]] = []
+    ordered: list[tuple[dict[str, Any], int, list[dict[str, Any]]]] = []
     seen: set[str] = set()
     stack = [(span, 0) for span in reversed(children.get(None, []))]
     while stack:
@@ -64,10 +86,10 @@ def _tree_order(spans: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, 
             continue
         seen.add(span["span_id"])
         kids = children.get(span["span_id"], [])
-        ordered.append((span, depth, len(kids)))
+        ordered.append((span, depth, kids))
         stack.extend((child, depth + 1) for child in reversed(kids))
     # Spans caught in a parent cycle have no root to hang from: list them at the top level.
-    ordered.extend((span, 0, 0) for span in spans if span["span_id"] not in seen)
+    ordered.extend((span, 0, []) for span in spans if span["span_id"] not in seen)
     return ordered
 
 
@@ -99,13 +121,16 @@ def layout(spans: list[dict[str, Any]]) -> tuple[list[Row], list[Tick]]:
     end = max(span["start_time_unix_nano"] + span["duration_ms"] * 1e6 for span in spans)
     total_ms = max((end - start) / 1e6, 1e-6)
     rows = []
-    for span, depth, child_count in _tree_order(spans):
+    for span, depth, kids in _tree_order(spans):
         offset = (span["start_time_unix_nano"] - start) / 1e6 / total_ms * 100
         width = max(span["duration_ms"] / total_ms * 100, MIN_BAR_PCT)
         offset = min(offset, 100 - MIN_BAR_PCT)
         start_offset_ms = (span["start_time_unix_nano"] - start) / 1e6
         width_pct = round(min(width, 100 - offset), 3)
-        rows.append(Row(span, depth, round(offset, 3), width_pct, child_count, start_offset_ms))
+        failed_part = _failed_part(kids) if span.get("llm") else None
+        rows.append(
+            Row(span, depth, round(offset, 3), width_pct, len(kids), start_offset_ms, failed_part)
+        )
     # Three ticks fit the narrowest column without their labels running into each other.
     ticks = [Tick(pct, format_ms(total_ms * pct / 100)) for pct in (0, 50, 100)]
     return rows, ticks

@@ -147,16 +147,25 @@ def trace_rows(request: Request) -> Response:
 
 @dataclass
 class Usage:
-    """One call's tokens, or a trace's totals, with the share of input read from cache."""
+    """One call's tokens, or a trace's totals, with the share of input read from cache.
+
+    None is a figure the source did not report, which is not 0: with neither cache figure
+    known, how much input came from cache is unknown too, and the page says nothing of it.
+    """
 
     input: int | None
     output: int | None
     cache_read: int | None
     cache_write: int | None
+    reasoning: int | None = None  # output tokens spent thinking, when the source says
+
+    @property
+    def cache_known(self) -> bool:
+        return self.cache_read is not None or self.cache_write is not None
 
     @property
     def uncached(self) -> int | None:
-        if self.input is None:
+        if self.input is None or not self.cache_known:
             return None
         return max(self.input - (self.cache_read or 0) - (self.cache_write or 0), 0)
 
@@ -179,7 +188,56 @@ class Usage:
             summary.get("output_tokens"),
             summary.get("cache_read_input_tokens"),
             summary.get("cache_creation_input_tokens"),
+            summary.get("reasoning_output_tokens"),
         )
+
+    @classmethod
+    def of_trace(cls, trace: dict[str, Any], rows: list[waterfall.Row]) -> Usage:
+        """A trace's totals. Its summary counts an unreported cache figure as 0, so a cache
+        total is shown only when one of the trace's calls reported that figure."""
+        totals = cls.of(trace)
+        calls = [row.llm for row in rows if row.is_call and row.llm]
+        if all(call.get("cache_read_input_tokens") is None for call in calls):
+            totals.cache_read = None
+        if all(call.get("cache_creation_input_tokens") is None for call in calls):
+            totals.cache_write = None
+        return totals
+
+
+# Logfire names a span by its message template ("Message with {request_data[model]!r}") and
+# records the message itself in `logfire.msg`, which is what a person reads. Only a name with a
+# placeholder can differ from its message, so only those spans are read for it, and at most
+# this many in a trace: the waterfall reads no span's attributes otherwise.
+MAX_FORMATTED_NAMES = 500
+
+
+def _formatted_name(span: dict[str, Any]) -> str | None:
+    """The message Logfire formatted from the span's name, when it has one that differs."""
+    message = span["attributes"].get("logfire.msg")
+    if isinstance(message, str) and message.strip() and message != span["name"]:
+        return message
+    return None
+
+
+def _formatted_names(
+    connection: Any, trace_id: bytes, spans: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The Logfire messages of a trace's spans named by a template, by span id."""
+    templates_used = sorted({span["name"] for span in spans if "{" in (span["name"] or "")})
+    names: dict[str, str] = {}
+    room = MAX_FORMATTED_NAMES
+    for template in templates_used:
+        if room <= 0:
+            break
+        found, _ = queries.list_spans(
+            connection, queries.SpanFilter(trace_id=trace_id, name=template), room
+        )
+        room -= len(found)
+        for span in found:
+            message = _formatted_name(span)
+            if message is not None:
+                names[span["span_id"]] = message
+    return names
 
 
 def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
@@ -189,10 +247,12 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
         return None
     detail: dict[str, Any] = {
         "span": span,
+        "title": _formatted_name(span),
         "conversation": None,
         "chart": None,
         "stream_figures": (),
         "usage": None,
+        "call_error": None,
     }
     call = queries.llm_call(connection, trace_id, span_id) if span["llm"] else None
     # Other spans may record the same call: which, and which one of them shows it.
@@ -206,7 +266,17 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
         )
         usage = conversation.get("usage")
         detail["usage"] = Usage.of(usage if isinstance(usage, dict) else {})
+        detail["call_error"] = _error_text(conversation.get("error"))
     return detail
+
+
+def _error_text(error: Any) -> str | None:
+    """What a failed call failed with, from its conversation's `error`: the call may have
+    failed in a span other than the one shown (its stream), which then says nothing of it."""
+    if not isinstance(error, dict):
+        return None
+    message, kind = error.get("message"), error.get("type")
+    return next((text for text in (message, kind) if isinstance(text, str) and text), None)
 
 
 def _default_span(rows: list[waterfall.Row], matches: set[str]) -> str | None:
@@ -238,6 +308,7 @@ def trace_page(request: Request, trace_id: str, span: str | None = None, q: str 
         if found is None:
             return _error(request, 404, f"No trace {trace_id} is stored.")
         rows, ticks = waterfall.layout(found["spans"])
+        titles = _formatted_names(connection, ident, found["spans"])
         default = _default_span(rows, matches)
         selected = span.lower() if span else default
         detail = (
@@ -257,7 +328,8 @@ def trace_page(request: Request, trace_id: str, span: str | None = None, q: str 
             "ticks": ticks,
             "selected": selected,
             "detail": detail,
-            "totals": Usage.of(trace),
+            "totals": Usage.of_trace(trace, rows),
+            "titles": titles,
             "matches": matches,
             "default_span": default,
             "q": q.strip(),

@@ -285,3 +285,18 @@ def test_format_ms(ms: float, text: str) -> None:
 def test_format_ms_rounds_before_choosing_the_unit(ms: float, text: str) -> None:
     """A value that rounds up to the next unit is written in that unit: never "1 min 60 s"."""
     assert format_ms(ms) == text
+
+
+def test_a_call_whose_stream_failed_is_marked_failed() -> None:
+    stream = _span("stream", "call", 1, 5, status="error", llm={"role": "part"})
+    stream["status_message"] = "Overloaded"
+    spans = [
+        _span("call", None, 0, 1, llm={"role": "call"}),
+        stream,
+        _span("other", None, 0, 1, llm={"role": "call"}),
+        _span("tool", "other", 0, 1, status="error"),  # a failed child that is no part of it
+    ]
+    rows = {row.span_id: row for row in layout(spans)[0]}
+    assert rows["call"].is_error and rows["call"].error_message == "Overloaded"
+    assert rows["stream"].is_error and rows["stream"].error_message == "Overloaded"
+    assert not rows["other"].is_error and rows["other"].error_message is None

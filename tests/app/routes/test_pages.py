@@ -423,6 +423,7 @@ def test_the_list_shows_every_summary_column(client: TestClient) -> None:
         "Name",
         "Service",
         "Models",
+        "Spans",
         "LLM calls",
         "Input",
         "Output",
@@ -446,9 +447,9 @@ def test_the_list_shows_every_summary_column(client: TestClient) -> None:
         "claude-haiku-4-5",
         "claude-sonnet-4-5",
     ]
-    assert [_text(c) for c in cells[4:8]] == ["2", "1,210", "345", "1,000 / 50"]
-    assert _text(cells[8]) == "812 ms"
-    assert _text(cells[9].select_one(".badge-error")) == "1"
+    assert [_text(c) for c in cells[4:9]] == ["3", "2", "1,210", "345", "1,000 / 50"]
+    assert _text(cells[9]) == "812 ms"
+    assert _text(cells[10].select_one(".badge-error")) == "1"
     assert "has-error" in rows[1]["class"]
 
     # A trace without LLM calls leaves the LLM columns and the errors empty.
@@ -456,9 +457,10 @@ def test_the_list_shows_every_summary_column(client: TestClient) -> None:
     assert _text(cells[1]) == "newer trace"
     assert _text(cells[2]) == "cron"
     assert cells[3].select(".badge") == []
-    assert [_text(c) for c in cells[4:8]] == ["", "", "", ""]
-    assert _text(cells[8]) == "1.0 ms"
-    assert cells[9].select(".badge-error") == []
+    assert _text(cells[4]) == "1"  # every trace has spans
+    assert [_text(c) for c in cells[5:9]] == ["", "", "", ""]
+    assert _text(cells[9]) == "1.0 ms"
+    assert cells[10].select(".badge-error") == []
     assert "has-error" not in (rows[0].get("class") or [])
 
 
@@ -1629,3 +1631,163 @@ def test_the_service_filter_suggests_the_known_services(client: TestClient) -> N
     field = page.select_one("form.filters input[name=service]")
     options = page.select(f"datalist#{field['list']} option")
     assert [option["value"] for option in options] == ["<b>api</b>", "billing"]
+
+
+# --- what the figures and names say ----------------------------------------------------------
+
+
+def test_unknown_cache_figures_are_never_shown_as_zero(client: TestClient) -> None:
+    # A source that reports input and output but says nothing of the cache.
+    trace = otlp.trace_id()
+    _export(
+        client,
+        otlp.span("chat", trace=trace, attributes=_call(input_tokens=25, output_tokens=9)),
+    )
+    page = _soup(client, f"/traces/{trace.hex()}")
+    call = _detail(page).select_one("section.call")
+    assert _usage(call) == {
+        "Input": "25",
+        "Output": "9",
+        "Cache read": "–",
+        "Cache write": "–",
+        "Uncached input": "–",
+    }
+    assert call.select_one(".cache-bar") is None
+    assert call.select_one(".cache-caption") is None
+    # The trace's summary counts the unknown figures as 0; its totals say unknown all the same.
+    totals = page.select_one(".trace-totals")
+    assert _usage(totals)["Cache read"] == "–"
+    assert _usage(totals)["Cache write"] == "–"
+    assert _usage(totals)["Uncached input"] == "–"
+    assert totals.select_one(".cache-bar") is None
+
+
+def test_a_cache_total_is_shown_when_one_call_reported_it(client: TestClient) -> None:
+    trace = otlp.trace_id()
+    root = otlp.span("run", trace=trace)
+    known = _call(input_tokens=100, output_tokens=1, cache_read=40, cache_write=0)
+    unknown = _call(input_tokens=25, output_tokens=9)
+    _export(
+        client,
+        root,
+        otlp.span("chat", trace=trace, parent=root.span_id, attributes=known),
+        otlp.span("chat", trace=trace, parent=root.span_id, attributes=unknown),
+    )
+    totals = _soup(client, f"/traces/{trace.hex()}").select_one(".trace-totals")
+    assert _usage(totals)["Cache read"] == "40"
+    assert _usage(totals)["Cache write"] == "0"
+    assert "32.0% of input from cache" in _text(totals.select_one(".cache-caption"))
+
+
+def test_reasoning_tokens_are_shown_when_known(client: TestClient) -> None:
+    trace = otlp.trace_id()
+    attributes = _call(
+        input_tokens=135,
+        output_tokens=12,
+        cache_read=100,
+        **{"gen_ai.usage.reasoning.output_tokens": 4},
+    )
+    _export(client, otlp.span("chat", trace=trace, attributes=attributes))
+    call = _detail(_soup(client, f"/traces/{trace.hex()}")).select_one("section.call")
+    assert _usage(call)["Reasoning output"] == "4"
+    # A call that does not say has no such figure, rather than a dash for it.
+    agent = _record_agent(client)
+    assert "Reasoning output" not in _usage(_detail(_soup(client, agent.path)))
+
+
+def test_a_stacktrace_keeps_its_layout(client: TestClient) -> None:
+    stacktrace = (
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 3, in <module>\n'
+        "    total = price * count\n"
+        "            ~~~~~~^~~~~~~\n"
+        "TypeError: can't multiply sequence by non-int of type 'str'"
+    )
+    failed = otlp.span("work", status=2)
+    failed.events.add(
+        name="exception",
+        time_unix_nano=otlp.BASE_NS,
+        attributes=otlp.key_values(
+            {"exception.type": "TypeError", "exception.stacktrace": stacktrace}
+        ),
+    )
+    _export(client, failed)
+    events = _detail(_soup(client, f"/traces/{failed.trace_id.hex()}")).select(".event")
+    [shown] = [e.select_one("pre.stacktrace") for e in events if e.select_one("pre")]
+    # Exactly as recorded, in a <pre>, which the page sets in the monospace font.
+    assert shown.get_text() == stacktrace
+    assert _text(events[0].select_one("span.str")) == "TypeError"  # other values as before
+
+
+def test_a_stream_that_failed_shows_its_error_on_the_call(client: TestClient) -> None:
+    message = "APIStatusError: Overloaded (request_id: req_1, type: overloaded_error)"
+    trace = otlp.trace_id()
+    request = otlp.span(
+        f"chat {MODEL}",
+        trace=trace,
+        attributes=_call(input_messages=[{"role": "user", "parts": []}]),
+    )
+    stream_attributes = _stream(output_messages=[], input_tokens=135, output_tokens=1)
+    stream_attributes.update({"error.type": "overloaded_error", "spyglass.stream.complete": False})
+    stream = otlp.span(
+        f"chat {MODEL} stream",
+        trace=trace,
+        parent=request.span_id,
+        start_ns=otlp.BASE_NS + MS,
+        status=2,
+        attributes=stream_attributes,
+    )
+    stream.status.message = message
+    _export(client, stream, request)
+
+    page = _soup(client, f"/traces/{trace.hex()}")
+    detail = _detail(page)
+    assert detail["data-span-id"] == request.span_id.hex()  # the call, whose span is not red
+    assert _text(detail.select_one(".status-message.error")) == f"The call failed: {message}"
+    row = _wf_row(page, request.span_id.hex())
+    assert "is-error" in row["class"]
+    assert row.select_one(".badge-error")["title"] == message
+    # The stream's own page shows its own status, as any failed span's does.
+    own = _detail(_soup(client, f"/traces/{trace.hex()}?span={stream.span_id.hex()}"))
+    assert _text(own.select_one(".status-message")) == message
+    # The REST conversation carries the message too, whichever span is asked.
+    for span in (request, stream):
+        path = f"/api/v1/traces/{trace.hex()}/spans/{span.span_id.hex()}/conversation"
+        error = client.get(path).json()["error"]
+        assert error == {"type": "overloaded_error", "message": message}
+
+
+def test_logfire_spans_are_titled_by_their_message(client: TestClient) -> None:
+    template = "Message with {request_data[model]!r}"
+    trace = otlp.trace_id()
+    root = otlp.span(
+        "agent run {user}",
+        trace=trace,
+        attributes={"logfire.msg_template": "agent run {user}", "logfire.msg": "agent run ada"},
+    )
+    call = otlp.span(
+        template,
+        trace=trace,
+        parent=root.span_id,
+        start_ns=otlp.BASE_NS + MS,
+        attributes={"logfire.msg_template": template, "logfire.msg": "Message with 'claude-x'"},
+    )
+    not_a_string = otlp.span(
+        "odd {x}", trace=trace, parent=root.span_id, attributes={"logfire.msg": 7}
+    )
+    _export(client, root, call, not_a_string)
+
+    page = _soup(client, f"/traces/{trace.hex()}?span={call.span_id.hex()}")
+    assert page.title.get_text().startswith("agent run ada")
+    assert _text(page.select_one(".trace-head h1")) == "agent run ada"
+    names = {row.select_one("a")["data-span"]: row.select_one(".wf-name") for row in _wf_rows(page)}
+    assert _text(names[call.span_id.hex()]) == "Message with 'claude-x'"
+    assert names[call.span_id.hex()]["title"] == template  # the real name, on hover
+    assert _text(names[not_a_string.span_id.hex()]) == "odd {x}"
+    detail = _detail(page)
+    assert _text(detail.select_one("h2")) == "Message with 'claude-x'"
+    assert _text(detail.select_one(".span-name code")) == template
+    # Display only: what is stored and served stays the span's name.
+    served = client.get(f"/api/v1/traces/{trace.hex()}").json()
+    assert {span["name"] for span in served["spans"]} == {template, "agent run {user}", "odd {x}"}
+    assert served["trace"]["name"] == "agent run {user}"
