@@ -319,6 +319,33 @@ def get_trace(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | No
     return {"trace": trace_summary(row), "spans": span_views(connection, span_rows)}
 
 
+# Logfire names a span by its message template ("Message with {request_data[model]!r}") and
+# records the message a person reads, formatted, in this attribute.
+FORMATTED_MESSAGE = "logfire.msg"
+
+
+def formatted_messages(connection: sa.Connection, trace_id: bytes) -> dict[str, str]:
+    """The formatted message of each span of a trace whose name is a template, by span id.
+
+    Only a name with a placeholder can differ from its message. The one short attribute is
+    read in SQL, so a waterfall still decodes no span's attributes; a message long enough to
+    be stored apart (`app.long_values`) is not read, and the span keeps its name.
+    """
+    s = spans.c
+    # As JSON, not as text: a number there is not a message.
+    message = s.attributes[FORMATTED_MESSAGE]
+    rows = connection.execute(
+        sa.select(s.span_id, s.name, message.label("message")).where(
+            s.trace_id == trace_id, s.name.contains("{", autoescape=True)
+        )
+    )
+    return {
+        row.span_id.hex(): row.message
+        for row in rows
+        if isinstance(row.message, str) and row.message.strip() and row.message != row.name
+    }
+
+
 def trace_outline(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:
     """A trace and the shape of its spans, for a waterfall: no attributes, events or links.
 

@@ -204,40 +204,13 @@ class Usage:
         return totals
 
 
-# Logfire names a span by its message template ("Message with {request_data[model]!r}") and
-# records the message itself in `logfire.msg`, which is what a person reads. Only a name with a
-# placeholder can differ from its message, so only those spans are read for it, and at most
-# this many in a trace: the waterfall reads no span's attributes otherwise.
-MAX_FORMATTED_NAMES = 500
-
-
 def _formatted_name(span: dict[str, Any]) -> str | None:
-    """The message Logfire formatted from the span's name, when it has one that differs."""
-    message = span["attributes"].get("logfire.msg")
+    """The message Logfire formatted from the span's name, when it has one that differs
+    (`queries.formatted_messages`)."""
+    message = span["attributes"].get(queries.FORMATTED_MESSAGE)
     if isinstance(message, str) and message.strip() and message != span["name"]:
         return message
     return None
-
-
-def _formatted_names(
-    connection: Any, trace_id: bytes, spans: list[dict[str, Any]]
-) -> dict[str, str]:
-    """The Logfire messages of a trace's spans named by a template, by span id."""
-    templates_used = sorted({span["name"] for span in spans if "{" in (span["name"] or "")})
-    names: dict[str, str] = {}
-    room = MAX_FORMATTED_NAMES
-    for template in templates_used:
-        if room <= 0:
-            break
-        found, _ = queries.list_spans(
-            connection, queries.SpanFilter(trace_id=trace_id, name=template), room
-        )
-        room -= len(found)
-        for span in found:
-            message = _formatted_name(span)
-            if message is not None:
-                names[span["span_id"]] = message
-    return names
 
 
 def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
@@ -308,7 +281,7 @@ def trace_page(request: Request, trace_id: str, span: str | None = None, q: str 
         if found is None:
             return _error(request, 404, f"No trace {trace_id} is stored.")
         rows, ticks = waterfall.layout(found["spans"])
-        titles = _formatted_names(connection, ident, found["spans"])
+        titles = queries.formatted_messages(connection, ident)
         default = _default_span(rows, matches)
         selected = span.lower() if span else default
         detail = (

@@ -175,3 +175,19 @@ def test_list_names_break_between_words(traces: Traces, page: Page) -> None:
     assert row.locator("td.spans").inner_text() == "2"
     _no_sideways_scroll(page)
     _screenshot(page, "layout-list")
+
+
+def test_the_waterfall_never_covers_the_span_detail(traces: Traces, page: Page) -> None:
+    # Side by side on a desktop the waterfall stays in view; above the detail on a phone it must
+    # scroll away with the page rather than stay stuck over what is being read.
+    page.goto(traces.collector.url + traces.failed_call)
+    page.locator(".span-detail").evaluate("e => e.scrollIntoView()")
+    page.mouse.wheel(0, 200)
+    waterfall = page.locator(".waterfall").bounding_box()
+    detail = page.locator(".span-detail").bounding_box()
+    assert waterfall is not None and detail is not None
+    apart = (
+        waterfall["x"] + waterfall["width"] <= detail["x"]
+        or waterfall["y"] + waterfall["height"] <= detail["y"]
+    )
+    assert apart, f"the waterfall {waterfall} covers the detail {detail}"
