@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from spyglass import _settings
+from spyglass._delivery import SizedExporter
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 TRACES_PATH = "/v1/traces"
@@ -81,7 +82,7 @@ def configure(
     token = token or os.environ.get("SPYGLASS_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else None
     exporter = OTLPSpanExporter(endpoint=url, headers=headers, timeout=EXPORT_TIMEOUT_S)
-    processor = BatchSpanProcessor(exporter)
+    processor = BatchSpanProcessor(SizedExporter(exporter))
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
         provider = existing
