@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 
-from spyglass._delivery import SizedExporter, groups, span_chars
+from spyglass._delivery import SizedExporter, deliverable, groups, span_chars
 
 
 def _spans(*sizes: int) -> list[ReadableSpan]:
@@ -66,3 +68,37 @@ def test_one_refused_request_does_not_keep_the_others_back() -> None:
     result = SizedExporter(exporter, max_chars=500_000).export(_spans(*[400_000] * 3))
     assert result is SpanExportResult.FAILURE
     assert exporter.requests == [["span 0"], ["span 1"], ["span 2"]]
+
+
+def test_a_span_with_a_lone_surrogate_is_sent_with_a_replacement_character() -> None:
+    # protobuf refuses to encode a lone surrogate, and the OTLP exporter then drops the batch.
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("test").start_as_current_span("half \ud83d") as span:
+        span.set_attribute("text", "ok \ud83d")
+        span.set_attribute("list", ["fine", "bad \udc00"])
+        span.set_attribute("k\ud800", 1)
+        span.add_event("event \ud83d", {"message": "x \ud800"})
+        span.set_status(Status(StatusCode.ERROR, "oops \ud83d"))
+    [bad] = memory.get_finished_spans()
+    [good] = _spans(10)
+    sent = deliverable(bad)
+    assert sent.name == "half \ufffd"
+    assert dict(sent.attributes) == {
+        "text": "ok \ufffd",
+        "list": ("fine", "bad \ufffd"),
+        "k\ufffd": 1,
+    }
+    assert [(e.name, dict(e.attributes)) for e in sent.events] == [
+        ("event \ufffd", {"message": "x \ufffd"})
+    ]
+    assert sent.status.description == "oops \ufffd"
+    assert (sent.context, sent.start_time, sent.end_time) == (
+        bad.context,
+        bad.start_time,
+        bad.end_time,
+    )
+    assert deliverable(good) is good  # nothing copied when nothing needs it
+    # What the OTLP exporter encodes: the whole batch, with the copy in place.
+    encode_spans([sent, good]).SerializeToString()

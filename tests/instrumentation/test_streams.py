@@ -144,6 +144,21 @@ def test_a_stream_read_to_the_end_gives_a_request_span_and_its_stream_child(
 
 
 @pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_lone_surrogate_in_the_answer_costs_the_stream_span_nothing(
+    fake: FakeAnthropic, spans: Captured, flavor: str
+) -> None:
+    # Half an emoji: UTF-8 cannot carry it, and measuring the content once raised, which lost
+    # the stream span's usage, timing and output. The exporter replaces it (spyglass._delivery).
+    fake.enqueue(Reply.stream([text_block("ok \ud83d")], usage={"output_tokens": 3}))
+    read_create_stream(fake, flavor)
+    _, stream = stream_spans(spans)
+    assert stream.attributes["gen_ai.usage.output_tokens"] == 3
+    assert stream.attributes["spyglass.stream.complete"] is True
+    [message] = Captured.json(stream, "gen_ai.output.messages")
+    assert message["parts"] == [{"type": "text", "content": "ok \ud83d"}]
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
 def test_the_request_span_of_a_stream_carries_the_request_only(
     fake: FakeAnthropic, spans: Captured, flavor: str
 ) -> None:

@@ -213,7 +213,7 @@ class Converter:
             try:
                 raw = base64.b64decode(data, validate=False)
             except (binascii.Error, ValueError):
-                raw = data.encode()
+                raw = data.encode("utf-8", "surrogatepass")
             part = {
                 "type": "blob",
                 "modality": modality,
@@ -328,7 +328,8 @@ def encode(settings: Settings, build: Callable[[Converter], Any]) -> tuple[str, 
         converter = Converter(settings, max_chars)
         value = build(converter)
         text = _dumps(value)
-        if len(text.encode()) <= limit:
+        # surrogatepass: a lone surrogate is measured here and replaced on export (_delivery).
+        if len(text.encode("utf-8", "surrogatepass")) <= limit:
             return text, converter.truncated
         if max_chars <= MIN_TEXT_CHARS:
             break
@@ -337,7 +338,7 @@ def encode(settings: Settings, build: Callable[[Converter], Any]) -> tuple[str, 
     size = len("[]")
     for item in reversed(value if isinstance(value, list) else []):
         item_text = _dumps(item)
-        size += len(item_text.encode()) + len(",")
+        size += len(item_text.encode("utf-8", "surrogatepass")) + len(",")
         if size > limit:
             break
         kept.append(item_text)
