@@ -474,6 +474,56 @@ def test_capture_off_by_environment_records_metadata_only(
     _metadata_only(spans)
 
 
+def test_capture_off_leaves_out_stop_sequences_and_the_forced_tool(
+    client: anthropic.Anthropic, fake: FakeAnthropic, spans: Captured, instrumented: Any
+) -> None:
+    # They are the user's words and the tools' names: content, as the SDK's own tracing has it.
+    _settings.update(capture_content=False)
+    fake.enqueue(Reply.message(stop_reason="stop_sequence", stop_sequence="PATIENT-SSN-123"))
+
+    ask(
+        client,
+        stop_sequences=["PATIENT-SSN-123"],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "tool", "name": "get_weather"},
+    )
+
+    attributes = spans.one().attributes
+    assert "PATIENT-SSN-123" not in all_attribute_text(spans)
+    assert "get_weather" not in all_attribute_text(spans)
+    assert attributes["anthropic.tool_choice.type"] == "tool"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop_sequence",)
+
+
+def test_capture_on_records_stop_sequences_and_the_forced_tool(
+    client: anthropic.Anthropic, fake: FakeAnthropic, spans: Captured, instrumented: Any
+) -> None:
+    fake.enqueue(Reply.message(stop_reason="stop_sequence", stop_sequence="END"))
+
+    ask(client, stop_sequences=["END"], tool_choice={"type": "tool", "name": "get_weather"})
+
+    attributes = spans.one().attributes
+    assert attributes["gen_ai.request.stop_sequences"] == ("END",)
+    assert attributes["anthropic.response.stop_sequence"] == "END"
+    assert attributes["anthropic.tool_choice.name"] == "get_weather"
+
+
+def test_other_parameters_are_bounded_like_any_content(
+    client: anthropic.Anthropic, spans: Captured, instrumented: Any
+) -> None:
+    settings = _settings.current()
+
+    ask(client, metadata={"user_id": "u" * 3_000_000}, extra_body={"note": "kept"})
+
+    attributes = spans.one().attributes
+    text = attributes["anthropic.request.parameters"]
+    assert len(text.encode()) <= settings.max_attribute_bytes
+    parameters = json.loads(text)
+    assert parameters["metadata"]["user_id"] == "u" * settings.max_text_chars
+    assert parameters["note"] == "kept"
+    assert attributes["spyglass.content.truncated"] is True
+
+
 # --- size caps ----------------------------------------------------------------------------------
 
 

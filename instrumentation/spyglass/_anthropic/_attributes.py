@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from spyglass._anthropic._content import plain
+from spyglass._anthropic._content import encode, plain
+from spyglass._settings import Settings
 
 PROVIDER = "anthropic"
 # Parameters that are content, recorded as messages rather than as parameters.
@@ -52,8 +53,9 @@ def redacted(value: Any) -> Any:
     return value
 
 
-def request_attributes(params: dict[str, Any], capture_content: bool) -> dict[str, Any]:
+def request_attributes(params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The request's model and parameters, from the merged JSON body."""
+    capture_content = settings.capture_content
     result: dict[str, Any] = {}
 
     def put(key: str, value: Any) -> None:
@@ -64,8 +66,10 @@ def request_attributes(params: dict[str, Any], capture_content: bool) -> dict[st
     put("gen_ai.request.max_tokens", params.get("max_tokens"))
     for name in ("temperature", "top_p", "top_k"):
         put(f"gen_ai.request.{name}", params.get(name))
+    # Stop sequences and a forced tool's name are the user's words or the tools' names, which
+    # a metadata-only span does not hold (the SDK's own tracing records them as content too).
     stop = _scalar_list(params.get("stop_sequences"))
-    if stop is not None:
+    if stop is not None and capture_content:
         result["gen_ai.request.stop_sequences"] = stop
     if params.get("stream") is True:
         result["gen_ai.request.stream"] = True
@@ -83,7 +87,8 @@ def request_attributes(params: dict[str, Any], capture_content: bool) -> dict[st
     tool_choice = params.get("tool_choice")
     if isinstance(tool_choice, dict):
         put("anthropic.tool_choice.type", tool_choice.get("type"))
-        put("anthropic.tool_choice.name", tool_choice.get("name"))
+        if capture_content:
+            put("anthropic.tool_choice.name", tool_choice.get("name"))
     put("anthropic.request.service_tier", params.get("service_tier"))
     thread = params.get("thread")
     if isinstance(thread, dict):
@@ -93,7 +98,17 @@ def request_attributes(params: dict[str, Any], capture_content: bool) -> dict[st
     # with secrets redacted. They can hold user data, so they count as content.
     rest = {k: v for k, v in params.items() if k not in CONTENT_PARAMS}
     if rest and capture_content:
-        result["anthropic.request.parameters"] = _json(redacted(rest))
+        result.update(parameters_attribute(redacted(rest), settings))
+    return result
+
+
+def parameters_attribute(parameters: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The other parameters as JSON, within the bounds of any content: long texts cut, and the
+    whole within `max_attribute_bytes` (a `metadata` or an `extra_body` may be of any size)."""
+    text, truncated = encode(settings, lambda converter: converter.bounded(plain(parameters)))
+    result: dict[str, Any] = {"anthropic.request.parameters": text}
+    if truncated:
+        result["spyglass.content.truncated"] = True
     return result
 
 
@@ -122,7 +137,9 @@ def usage_attributes(usage: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def response_attributes(message: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+def response_attributes(
+    message: dict[str, Any], usage: dict[str, Any], capture_content: bool
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if isinstance(message.get("id"), str):
         result["gen_ai.response.id"] = message["id"]
@@ -130,7 +147,7 @@ def response_attributes(message: dict[str, Any], usage: dict[str, Any]) -> dict[
         result["gen_ai.response.model"] = message["model"]
     if isinstance(message.get("stop_reason"), str):
         result["gen_ai.response.finish_reasons"] = [message["stop_reason"]]
-    if isinstance(message.get("stop_sequence"), str):
+    if isinstance(message.get("stop_sequence"), str) and capture_content:
         result["anthropic.response.stop_sequence"] = message["stop_sequence"]
     if isinstance(usage.get("service_tier"), str):
         result["anthropic.response.service_tier"] = usage["service_tier"]

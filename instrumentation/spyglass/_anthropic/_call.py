@@ -96,7 +96,7 @@ class Call:
                     "gen_ai.operation.name": "chat",
                     "gen_ai.provider.name": self.provider,
                     "spyglass.span.type": "llm.request",
-                    **attrs.request_attributes(self.params, self.settings.capture_content),
+                    **attrs.request_attributes(self.params, self.settings),
                 }
             )
             if self.settings.capture_content:
@@ -210,7 +210,8 @@ class Call:
                 self.span.set_attribute("anthropic.usage.input_tokens", input_tokens)
             return
         fields, usage, content = attrs.message_parts(response)
-        self.span.set_attributes(attrs.response_attributes(fields, usage))
+        capture = self.settings.capture_content
+        self.span.set_attributes(attrs.response_attributes(fields, usage, capture))
         if self.settings.capture_content:
             self.span.set_attributes(
                 self.content_attribute(

@@ -262,7 +262,8 @@ class StreamRecorder:
             output_tokens = self.accumulator.usage.get("output_tokens")
             if isinstance(output_tokens, int) and generating_s > 0:
                 result["spyglass.stream.output_tokens_per_second"] = output_tokens / generating_s
-        result.update(attrs.response_attributes(message, self.accumulator.usage))
+        capture = call.settings.capture_content
+        result.update(attrs.response_attributes(message, self.accumulator.usage, capture))
         if call.settings.capture_content:
             extra = {} if complete else {"incomplete": True}
             result.update(
