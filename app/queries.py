@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from app import call_links, long_values, search
 from app.conventions import conversation_of
@@ -159,6 +160,10 @@ def _tsquery(terms: list[tuple[str, bool]]) -> Any:
     PostgreSQL's own parser splits each term, exactly as it split the indexed text, into a
     phrase (`get_weather` is 'get' <-> 'weather'; a host name stays one word); a bare word
     then gets `:*` on its last word. The terms are bound parameters, never query syntax.
+
+    The prefix is added to the phrase's text, which is read back with a plain cast: its words
+    are lexemes already. `to_tsquery` would parse them again, and split a hyphenated word a
+    second time ('foo-bar' <-> 'foo' <-> 'bar' becoming five words), which matches nothing.
     """
     queries = []
     for text, is_phrase in terms:
@@ -166,7 +171,7 @@ def _tsquery(terms: list[tuple[str, bool]]) -> Any:
         if not is_phrase:
             # An empty phrase (a word too long to index) becomes NULL, which matches nothing.
             prefix = sa.func.nullif(sa.cast(phrase, sa.Text), "").concat(":*")
-            phrase = sa.func.to_tsquery(_SEARCH_CONFIG, prefix)
+            phrase = sa.cast(prefix, TSQUERY)
         queries.append(phrase)
     return functools.reduce(lambda a, b: a.op("&&")(b), queries)
 
@@ -506,9 +511,11 @@ def _attribute_equals(dialect: str, key: str, raw: str) -> Any:
         pg_matches = [sa.and_(kind == "string", value.as_string() == raw)]
         if raw in ("true", "false"):
             pg_matches.append(sa.and_(kind == "boolean", value.as_string() == raw))
-        if number is not None:
-            as_number = sa.cast(value.as_string(), sa.Float)
-            pg_matches.append(sa.and_(kind == "number", as_number == float(number)))
+        if number is not None and math.isfinite(number):  # no JSON number is inf or NaN
+            # numeric, not float: 10**17 + 1 and 10**17 are different numbers.
+            as_number = sa.cast(value.as_string(), sa.Numeric)
+            exact = sa.cast(sa.literal(str(number)), sa.Numeric)
+            pg_matches.append(sa.and_(kind == "number", as_number == exact))
         return sa.or_(*pg_matches)
     entry = sa.func.json_each(spans.c.attributes).table_valued("key", "value", "type").alias("a")
     matches = [sa.and_(entry.c.type == "text", entry.c.value == raw)]

@@ -327,6 +327,23 @@ def test_q_searches_span_names_and_attribute_values_ignoring_case(client: TestCl
     assert trace_names(client, q="nowhere") == []
 
 
+def test_q_finds_hyphenated_words_on_every_backend(client: TestClient) -> None:
+    # PostgreSQL indexes "gpt-4o" as the whole word and its parts; a query that parsed it twice
+    # looked for five words in a row and found nothing.
+    export(
+        client,
+        request(
+            span("models", attributes={"note": "compare gpt-4o with claude-fake-sonnet today"}),
+            span("mail", start_ns=BASE_NS - 1, attributes={"note": "send an e-mail, foo-bar"}),
+        ),
+    )
+    assert trace_names(client, q="gpt-4o") == ["models"]
+    assert trace_names(client, q="claude-fake-sonnet") == ["models"]
+    assert trace_names(client, q="e-mail foo-bar") == ["mail"]
+    assert trace_names(client, q='"foo-bar"') == ["mail"]
+    assert trace_names(client, q="gpt-5") == []
+
+
 def test_q_finds_words_whatever_punctuation_surrounds_them(client: TestClient) -> None:
     export(
         client,
@@ -778,6 +795,16 @@ def test_a_bad_parameter_is_422_with_a_readable_message(
     detail = reply.json()["detail"]
     assert isinstance(detail, str)
     assert fragment in detail
+
+
+def test_attr_compares_large_integers_exactly(client: TestClient) -> None:
+    # As floats, 10**17 and 10**17 + 1 are the same number.
+    items = [span(f"n{i}", start_ns=BASE_NS + i, attributes={"big": 10**17 + i}) for i in range(4)]
+    export(client, request(*items))
+    found = get(client, "/api/v1/spans", attr=f"big={10**17 + 1}")["spans"]
+    assert [s["name"] for s in found] == ["n1"]
+    for value in ("inf", "nan", "1e400"):
+        assert get(client, "/api/v1/spans", attr=f"big={value}")["spans"] == []
 
 
 def test_an_attr_value_too_long_to_filter_on_is_a_422_not_an_empty_page(
