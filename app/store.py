@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from app import call_links, queries, search, search_rows
+from app import call_links, long_values, queries, search, search_rows
 from app.otlp import Batch
 from app.schema import (
     chunks,
@@ -249,20 +249,40 @@ def upsert_chunks(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> 
     _executemany(connection, "insert or touch", insert_or_touch, chunks, rows)
 
 
+# The oldest spans with long values, whose chunks are kept by digest rather than by minute.
+PINNED_SPANS = 1_000
+
+
 def drop_unused_chunks(connection: sa.Connection) -> int:
     """Delete the chunks no stored span can use, after spans were deleted; the count.
 
-    Every span uses only chunks whose `newest_minute` is at least the minute it started, so
-    a chunk last used before the oldest stored span's minute is used by none. A chunk of a
-    deleted span from that same minute stays until a later pass: the cost of not keeping a
+    Every span uses only chunks whose `newest_minute` is at least the minute it started. With
+    the oldest `PINNED_SPANS` spans that have long values set apart, a chunk last used before
+    the minute of the next such span is used by none but those few, whose digests are read: it
+    goes unless one of them uses it. So one old span left (a trace that has lived for weeks)
+    keeps its own chunks, not every chunk stored since it started. A chunk of a deleted span
+    from the boundary's own minute stays until a later pass: the cost of not keeping a
     reference count that every write would have to update.
     """
     serialize_writers(connection)
-    oldest = connection.execute(sa.select(sa.func.min(spans.c.start_ns))).scalar()
-    query = chunks.delete()
-    if oldest is not None:
-        query = query.where(chunks.c.newest_minute < oldest // MINUTE_NS)
-    return connection.execute(query).rowcount
+    s = spans.c
+    oldest = connection.execute(
+        sa.select(s.start_ns, s.long_attributes)
+        .where(s.long_attributes.is_not(None))
+        .order_by(s.start_ns)
+        .limit(PINNED_SPANS + 1)
+    ).all()
+    candidates = sa.select(chunks.c.digest)
+    if len(oldest) > PINNED_SPANS:
+        candidates = candidates.where(chunks.c.newest_minute < oldest[-1].start_ns // MINUTE_NS)
+        oldest = oldest[:-1]
+    pinned = long_values.digests_of(row.long_attributes for row in oldest)
+    unused = [d for d in connection.execute(candidates).scalars() if d not in pinned]
+    for start in range(0, len(unused), CHUNK):
+        connection.execute(
+            chunks.delete().where(chunks.c.digest.in_(unused[start : start + CHUNK]))
+        )
+    return len(unused)
 
 
 def write_search_text(connection: sa.Connection, span_rows: Sequence[dict[str, Any]]) -> None:

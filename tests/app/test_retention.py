@@ -407,6 +407,31 @@ def _chunk_count(engine: Engine) -> int:
         return connection.execute(sa.select(sa.func.count()).select_from(chunks)).scalar_one()
 
 
+def test_one_old_span_left_keeps_its_own_chunks_and_no_others(
+    engine: Engine, rnd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A trace that has lived for weeks keeps its first span; the chunks of the traces dropped
+    # around it must go all the same (they were kept while any older span was left).
+    monkeypatch.setattr(store, "PINNED_SPANS", 3)
+    old = [_agent_trace(otlp.BASE_NS + i * 10**9, "ancient", rnd) for i in range(20)]
+    lasting = _agent_trace(otlp.BASE_NS + 30 * 10**9, "lasting", rnd, calls=1)
+    fresh_call = _agent_trace(NOW_NS - 60 * 10**9, "lasting", rnd, calls=1)
+    for record in fresh_call.records:  # the same trace, a call made a minute ago
+        record["trace_id"] = lasting.records[0]["trace_id"]
+    new = [_agent_trace(NOW_NS - DAY_NS + i * 10**9, "recent", rnd) for i in range(20)]
+    with engine.begin() as connection:
+        store.write(connection, [*old, lasting, fresh_call, *new])
+
+    retention.Retention(engine, retention_days=7, clock=lambda: NOW_NS).run()
+
+    kept = _chunks_of([lasting, fresh_call, *new])
+    assert _chunk_count(engine) == len(kept)
+    with engine.connect() as connection:
+        first = lasting.records[0]
+        span = queries.get_span(connection, first["trace_id"], first["span_id"])
+        assert long_values.MISSING_CHUNK not in span["attributes"]["gen_ai.input.messages"]
+
+
 def test_chunks_only_dropped_traces_used_are_dropped_too(engine: Engine, rnd) -> None:
     old = [_agent_trace(otlp.BASE_NS + i * 10**9, "ancient", rnd) for i in range(20)]
     new = [_agent_trace(NOW_NS - DAY_NS + i * 10**9, "recent", rnd) for i in range(20)]
