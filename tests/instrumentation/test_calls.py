@@ -496,6 +496,32 @@ def test_the_sdks_own_spans_are_off_while_instrumented(
     assert scope_names(spans) == {SDK_SCOPE}
 
 
+def _traceparent(fake: FakeAnthropic) -> str | None:
+    return fake.requests[-1].headers.get("traceparent")
+
+
+def test_the_request_carries_the_trace_context_of_spyglass_span(
+    fake: FakeAnthropic, client: anthropic.Anthropic, spans: Captured
+) -> None:
+    # The SDK's tracing writes its span's context into the request; turning it off for an
+    # instrumented client must not take the header off the wire (a traced gateway joins by it).
+    ask(client)
+    assert _traceparent(fake) is not None
+
+    with spyglass.instrument_anthropic():
+        spans.exporter.clear()
+        ask(client)
+        ours = spans.one().context
+        assert (
+            _traceparent(fake)
+            == f"00-{ours.trace_id:032x}-{ours.span_id:016x}-{ours.trace_flags:02x}"
+        )
+
+        quiet = client.with_options(open_telemetry={"propagation": False})
+        ask(quiet)
+        assert _traceparent(fake) is None  # the SDK would not have sent one either
+
+
 def test_suppressed_instrumentation_records_nothing(
     client: anthropic.Anthropic, spans: Captured, instrumented: Any
 ) -> None:

@@ -12,8 +12,10 @@ classes. Which clients it then records is decided per call by the `Registry`:
   the original's HTTP connection pool, which is how the copies are recognised.
 
 While a client is covered, the SDK's own tracing (anthropic >= 1.14) is off for it, so that a
-call gives one span, not two. Two more hooks: the SDK's retry-delay computation, which runs once
-before each retry and so counts them.
+call gives one span, not two; where that tracing would have written its span's trace context
+into the request's headers, the SDK's request builder writes Spyglass's instead, so the wire
+is unchanged. One more hook: the SDK's retry-delay computation, which runs once before each
+retry and so counts them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import weakref
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
 from spyglass._anthropic._call import Call, current_call, resolve
 from spyglass._anthropic._stream import instrumented_stream_class
@@ -180,6 +183,33 @@ def without_sdk_tracer(original: property) -> property:
     return property(tracer, doc=original.__doc__)
 
 
+def propagating(original: Any, sdk_tracer: property) -> Any:
+    """`_build_request`, writing the trace context of Spyglass's span into the request's headers
+    wherever the SDK's own tracing would have written its span's: turning that tracing off
+    must not change what goes on the wire (a traced gateway joins the trace by it)."""
+
+    @functools.wraps(original)
+    def build_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        request = original(self, *args, **kwargs)
+        call = current_call.get()
+        try:
+            if call is not None and _sdk_would_propagate(self, sdk_tracer):
+                propagate.inject(request.headers, trace.set_span_in_context(call.span))
+        except Exception:
+            internal_error("propagating the trace context")
+        return request
+
+    return build_request
+
+
+def _sdk_would_propagate(client: Any, sdk_tracer: property) -> bool:
+    # The SDK propagates when the client has a tracer and its `propagation` option is on.
+    options = getattr(client, "open_telemetry", None)
+    if not isinstance(options, dict) or not options.get("propagation"):
+        return False
+    return sdk_tracer.fget(client) is not None  # type: ignore[misc]
+
+
 class Patches:
     """The SDK attributes Spyglass replaces, put back exactly as they were when removed."""
 
@@ -196,8 +226,12 @@ class Patches:
         self._replace(SyncAPIClient, "request", sync_request)
         self._replace(AsyncAPIClient, "request", async_request)
         self._replace(BaseClient, "_calculate_retry_timeout", counting_retries)
-        if isinstance(BaseClient.__dict__.get("_tracer"), property):  # anthropic >= 1.14
+        sdk_tracer = BaseClient.__dict__.get("_tracer")
+        if isinstance(sdk_tracer, property):  # anthropic >= 1.14
             self._replace(BaseClient, "_tracer", without_sdk_tracer)
+            self._replace(
+                BaseClient, "_build_request", lambda build: propagating(build, sdk_tracer)
+            )
 
     def _replace(self, owner: type, name: str, wrap: Any) -> None:
         original = owner.__dict__[name]
