@@ -344,11 +344,15 @@ def formatted_messages(connection: sa.Connection, trace_id: bytes) -> dict[str, 
             s.trace_id == trace_id, s.name.contains("{", autoescape=True)
         )
     )
-    return {
-        row.span_id.hex(): row.message
-        for row in rows
-        if isinstance(row.message, str) and row.message.strip() and row.message != row.name
-    }
+    found = {row.span_id.hex(): formatted_message(row.name, row.message) for row in rows}
+    return {ident: message for ident, message in found.items() if message is not None}
+
+
+def formatted_message(name: str, message: Any) -> str | None:
+    """`message` (a span's `FORMATTED_MESSAGE`) when it is text that says more than `name`."""
+    if isinstance(message, str) and message.strip() and message != name:
+        return message
+    return None
 
 
 def trace_outline(connection: sa.Connection, trace_id: bytes) -> dict[str, Any] | None:

@@ -204,15 +204,6 @@ class Usage:
         return totals
 
 
-def _formatted_name(span: dict[str, Any]) -> str | None:
-    """The message Logfire formatted from the span's name, when it has one that differs
-    (`queries.formatted_messages`)."""
-    message = span["attributes"].get(queries.FORMATTED_MESSAGE)
-    if isinstance(message, str) and message.strip() and message != span["name"]:
-        return message
-    return None
-
-
 def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, Any] | None:
     """Everything the detail pane shows for one span: its facts, and its call if it is one."""
     span = queries.get_span(connection, trace_id, span_id)
@@ -220,7 +211,9 @@ def _span_detail(connection: Any, trace_id: bytes, span_id: bytes) -> dict[str, 
         return None
     detail: dict[str, Any] = {
         "span": span,
-        "title": _formatted_name(span),
+        "title": queries.formatted_message(
+            span["name"], span["attributes"].get(queries.FORMATTED_MESSAGE)
+        ),
         "conversation": None,
         "chart": None,
         "stream_figures": (),
